@@ -1,0 +1,25 @@
+"""deep_learning_toolkit: neural networks trained with numerically differentiated gradients.
+
+>>> import deep_learning_toolkit as dlt
+>>> model = dlt.Sequential([dlt.Dense(4, 16, activation="tanh"), dlt.Dense(16, 3)], seed=0)
+>>> model.compile(loss="cross_entropy", optimizer=dlt.optim.Adam(lr=0.01),
+...               method="five_point_midpoint", metrics=["accuracy"])
+"""
+
+from . import data, numdiff, optim, training
+from .nn import Dense, Sequential
+from .training import Callback, EarlyStopping, History
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Callback",
+    "Dense",
+    "EarlyStopping",
+    "History",
+    "Sequential",
+    "data",
+    "numdiff",
+    "optim",
+    "training",
+]

@@ -1,0 +1,84 @@
+"""Activation functions, as a table of data.
+
+Each activation is a name, a function of a float64 array (applied along any leading batch
+axes), whether it acts on each entry alone (``elementwise``; softmax does not), and the
+initialisation that suits it (Glorot for saturating functions, He for rectifiers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import check_choice
+
+#: Negative slope of ``leaky_relu`` (PyTorch's default).
+LEAKY_RELU_SLOPE = 0.01
+
+
+def _linear(z: np.ndarray) -> np.ndarray:
+    return z
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    # 0.5 * (1 + tanh(z / 2)) equals 1 / (1 + exp(-z)) and never overflows.
+    return 0.5 + 0.5 * np.tanh(0.5 * z)
+
+
+def _relu(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, 0.0)
+
+
+def _leaky_relu(z: np.ndarray) -> np.ndarray:
+    return np.where(z > 0, z, LEAKY_RELU_SLOPE * z)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    shifted = np.exp(z - z.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation function.
+
+    Attributes
+    ----------
+    name : str
+    function : callable
+        ``function(z) -> a``, same shape as ``z``.
+    elementwise : bool
+        ``True`` when each output entry depends only on the same input entry.
+    init : str
+        ``"glorot"`` or ``"he"``: the weight initialisation that keeps activations in scale.
+    """
+
+    name: str
+    function: Callable[[np.ndarray], np.ndarray]
+    elementwise: bool
+    init: str
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        return self.function(z)
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("linear", _linear, True, "glorot"),
+        Activation("sigmoid", _sigmoid, True, "glorot"),
+        Activation("tanh", np.tanh, True, "glorot"),
+        Activation("relu", _relu, True, "he"),
+        Activation("leaky_relu", _leaky_relu, True, "he"),
+        Activation("softmax", _softmax, False, "glorot"),
+    )
+}
+
+
+def get_activation(name: str | None) -> Activation:
+    """Return the activation called ``name`` (``None`` means ``"linear"``)."""
+    if name is None:
+        name = "linear"
+    return ACTIVATIONS[check_choice("activation", name, ACTIVATIONS)]

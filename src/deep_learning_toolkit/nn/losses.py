@@ -1,0 +1,286 @@
+"""Loss functions: means over the batch of a per-sample loss of the network's outputs.
+
+Besides the plain value, every loss can say how much it *changes* when the outputs change by
+``D``: ``delta(D) = L(outputs + D) - L(outputs)``. The gradient engine uses these exact
+identities to get perturbed loss values without the cancellation of subtracting two nearly
+equal numbers, and cheaply when only one output column, or a rank-1 pattern, changes:
+
+* softmax cross-entropy: ``log-sum-exp(z + D) - lse(z) = log1p(sum_c p_c expm1(D_c))`` with
+  ``p = softmax(z)``;
+* binary cross-entropy on logits: ``softplus(z + D) - softplus(z) = log1p(sigmoid(z) expm1(D))``;
+* mean squared error: ``(r + D)**2 - r**2 = D (2 r + D)`` with the residual ``r``;
+* mean absolute error: ``|r + D| - |r|``.
+
+The generic implementations in :class:`Loss` build the full perturbed outputs, so a new loss
+only needs :meth:`Loss.batched`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_array, check_choice, describe
+
+Context = dict[str, Any]
+
+
+class Loss:
+    """Base class: a mean over samples of a per-sample loss of ``outputs`` (N, K).
+
+    Subclasses implement :meth:`prepare_targets` and :meth:`batched`; the delta methods have
+    generic fallbacks that subclasses may override with exact cheaper identities.
+    """
+
+    name = "loss"
+    #: "classification" (integer labels), "binary" (0/1 targets) or "regression".
+    task = "regression"
+
+    def prepare_targets(self, y: object, n_outputs: int) -> np.ndarray:
+        """Validate ``y`` for ``n_outputs`` outputs and return the internal target array."""
+        raise NotImplementedError
+
+    def batched(self, outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """Loss of outputs shaped ``(..., N, K)``; returns shape ``(...)``."""
+        raise NotImplementedError
+
+    def __call__(self, outputs: np.ndarray, targets: np.ndarray) -> float:
+        return float(self.batched(outputs, targets))
+
+    def transform(self, outputs: np.ndarray) -> np.ndarray:
+        """Map network outputs to predictions (probabilities or values)."""
+        return outputs
+
+    def context(self, outputs: np.ndarray, targets: np.ndarray) -> Context:
+        """Per-batch quantities reused by the delta methods."""
+        return {"outputs": outputs, "targets": targets}
+
+    def delta(self, D: np.ndarray, ctx: Context) -> np.ndarray:
+        """``L(outputs + D) - L(outputs)`` for changes ``D`` of shape ``(M, N, K)``."""
+        base = self.batched(ctx["outputs"], ctx["targets"])
+        return self.batched(ctx["outputs"] + D, ctx["targets"]) - base
+
+    def rank1_delta(self, u: np.ndarray, v: np.ndarray, ctx: Context) -> np.ndarray:
+        """Loss change for ``D[m] = outer(u[m], v[m])``; ``u`` (M, N), ``v`` (M, K)."""
+        return self.delta(u[:, :, None] * v[:, None, :], ctx)
+
+    def column_delta(self, columns: np.ndarray, d: np.ndarray, ctx: Context) -> np.ndarray:
+        """Loss change when output column ``columns[m]`` changes by ``d[m]`` (M, N)."""
+        n_outputs = ctx["outputs"].shape[1]
+        v = np.zeros((len(columns), n_outputs))
+        v[np.arange(len(columns)), columns] = 1.0
+        return self.rank1_delta(d, v, ctx)
+
+    def config(self) -> dict[str, object]:
+        """Name to rebuild the loss with :func:`get_loss`."""
+        return {"name": self.name}
+
+
+def _check_labels(y: object, n_classes: int) -> np.ndarray:
+    """Integer labels in ``[0, n_classes)`` from ids (N,) or one-hot rows (N, n_classes)."""
+    y = check_array("y", y, ndim=(1, 2))
+    if y.ndim == 2:
+        if y.shape[1] != n_classes:
+            raise ValueError(
+                f"y one-hot labels must have {n_classes} columns (the model's outputs); "
+                f"got shape {y.shape}."
+            )
+        if not (np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1)):
+            raise ValueError("y one-hot rows must hold a single 1 and zeros elsewhere.")
+        return np.argmax(y, axis=1).astype(np.int64)
+    if not np.all(y == np.round(y)):
+        bad = y[y != np.round(y)][0]
+        raise ValueError(f"y must hold integer class labels; got {bad}.")
+    if y.min() < 0 or y.max() >= n_classes:
+        bad = y[(y < 0) | (y >= n_classes)][0]
+        raise ValueError(
+            f"y contains label {bad:g} outside [0, {n_classes}): the model has "
+            f"{n_classes} outputs."
+        )
+    return y.astype(np.int64)
+
+
+def _check_values(y: object, n_outputs: int, *, binary: bool = False) -> np.ndarray:
+    """Targets of shape (N,) or (N, n_outputs) as float64 (N, n_outputs)."""
+    y = check_array("y", y, ndim=(1, 2))
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.shape[1] != n_outputs:
+        raise ValueError(
+            f"y must have {n_outputs} column(s) to match the model's outputs; "
+            f"got shape {y.shape}."
+        )
+    if binary and not np.all((y == 0) | (y == 1)):
+        bad = y[(y != 0) & (y != 1)][0]
+        raise ValueError(f"y for binary_cross_entropy must hold 0 or 1; got {bad:g}.")
+    return y
+
+
+class CrossEntropy(Loss):
+    """Softmax cross-entropy on logits: ``mean_n(lse(z_n) - z_n[y_n])``.
+
+    Targets are integer class ids (N,) or one-hot rows (N, K). The log-sum-exp is shifted
+    by the row maximum, so large logits do not overflow.
+    """
+
+    name = "cross_entropy"
+    task = "classification"
+
+    def prepare_targets(self, y: object, n_outputs: int) -> np.ndarray:
+        if n_outputs < 2:
+            raise ValueError(
+                "cross_entropy needs a last layer with at least 2 outputs (one per class); "
+                f"got {n_outputs}. Use binary_cross_entropy for one output."
+            )
+        return _check_labels(y, n_outputs)
+
+    def batched(self, outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        top = outputs.max(axis=-1, keepdims=True)
+        lse = top[..., 0] + np.log(np.exp(outputs - top).sum(axis=-1))
+        picked = np.take_along_axis(
+            outputs, np.broadcast_to(targets[:, None], outputs.shape[:-1] + (1,)), axis=-1
+        )[..., 0]
+        return (lse - picked).mean(axis=-1)
+
+    def transform(self, outputs: np.ndarray) -> np.ndarray:
+        shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
+        return shifted / shifted.sum(axis=-1, keepdims=True)
+
+    def context(self, outputs: np.ndarray, targets: np.ndarray) -> Context:
+        ctx = super().context(outputs, targets)
+        ctx["p"] = self.transform(outputs)
+        ctx["p_columns"] = np.ascontiguousarray(ctx["p"].T)
+        return ctx
+
+    def delta(self, D: np.ndarray, ctx: Context) -> np.ndarray:
+        targets = ctx["targets"]
+        spread = np.log1p(np.einsum("nk,mnk->mn", ctx["p"], np.expm1(D)))
+        picked = D[:, np.arange(len(targets)), targets]
+        return (spread - picked).mean(axis=1)
+
+    def rank1_delta(self, u: np.ndarray, v: np.ndarray, ctx: Context) -> np.ndarray:
+        # Loop over the (few) classes on contiguous (M, N) arrays: faster than reducing a
+        # short last axis of an (M, N, K) array.
+        p_columns = ctx["p_columns"]
+        total = np.zeros_like(u)
+        scaled = np.empty_like(u)
+        for c in range(v.shape[1]):
+            np.multiply(u, v[:, c : c + 1], out=scaled)
+            np.expm1(scaled, out=scaled)
+            scaled *= p_columns[c]
+            total += scaled
+        np.log1p(total, out=total)
+        total -= u * v[:, ctx["targets"]]
+        return total.mean(axis=1)
+
+    def column_delta(self, columns: np.ndarray, d: np.ndarray, ctx: Context) -> np.ndarray:
+        p = ctx["p_columns"][columns]
+        hit = ctx["targets"][None, :] == columns[:, None]
+        return (np.log1p(p * np.expm1(d)) - np.where(hit, d, 0.0)).mean(axis=1)
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy on logits: ``mean(softplus(z) - y z)`` over samples and outputs.
+
+    One output per independent binary label; targets are 0/1 of shape (N,) or (N, K).
+    """
+
+    name = "binary_cross_entropy"
+    task = "binary"
+
+    def prepare_targets(self, y: object, n_outputs: int) -> np.ndarray:
+        return _check_values(y, n_outputs, binary=True)
+
+    def batched(self, outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        softplus = np.maximum(outputs, 0.0) + np.log1p(np.exp(-np.abs(outputs)))
+        return (softplus - targets * outputs).mean(axis=(-2, -1))
+
+    def transform(self, outputs: np.ndarray) -> np.ndarray:
+        return 0.5 + 0.5 * np.tanh(0.5 * outputs)
+
+    def context(self, outputs: np.ndarray, targets: np.ndarray) -> Context:
+        ctx = super().context(outputs, targets)
+        ctx["p"] = self.transform(outputs)
+        return ctx
+
+    def delta(self, D: np.ndarray, ctx: Context) -> np.ndarray:
+        change = np.log1p(ctx["p"] * np.expm1(D)) - ctx["targets"] * D
+        return change.mean(axis=(1, 2))
+
+    def column_delta(self, columns: np.ndarray, d: np.ndarray, ctx: Context) -> np.ndarray:
+        p = ctx["p"][:, columns].T
+        t = ctx["targets"][:, columns].T
+        change = np.log1p(p * np.expm1(d)) - t * d
+        return change.sum(axis=1) / ctx["targets"].size
+
+
+class MeanSquaredError(Loss):
+    """Mean over samples and outputs of the squared error."""
+
+    name = "mse"
+    task = "regression"
+
+    def prepare_targets(self, y: object, n_outputs: int) -> np.ndarray:
+        return _check_values(y, n_outputs)
+
+    def batched(self, outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        return ((outputs - targets) ** 2).mean(axis=(-2, -1))
+
+    def context(self, outputs: np.ndarray, targets: np.ndarray) -> Context:
+        ctx = super().context(outputs, targets)
+        ctx["residual"] = outputs - targets
+        return ctx
+
+    def delta(self, D: np.ndarray, ctx: Context) -> np.ndarray:
+        return (D * (2.0 * ctx["residual"] + D)).mean(axis=(1, 2))
+
+    def rank1_delta(self, u: np.ndarray, v: np.ndarray, ctx: Context) -> np.ndarray:
+        # sum_nk u_n v_k (2 r_nk + u_n v_k) = 2 v . (u @ r) + |u|^2 |v|^2
+        cross = np.einsum("mk,mk->m", v, u @ ctx["residual"])
+        square = np.einsum("mn,mn->m", u, u) * np.einsum("mk,mk->m", v, v)
+        return (2.0 * cross + square) / ctx["residual"].size
+
+    def column_delta(self, columns: np.ndarray, d: np.ndarray, ctx: Context) -> np.ndarray:
+        r = ctx["residual"][:, columns].T
+        return (d * (2.0 * r + d)).sum(axis=1) / ctx["residual"].size
+
+
+class MeanAbsoluteError(Loss):
+    """Mean over samples and outputs of the absolute error."""
+
+    name = "mae"
+    task = "regression"
+
+    def prepare_targets(self, y: object, n_outputs: int) -> np.ndarray:
+        return _check_values(y, n_outputs)
+
+    def batched(self, outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        return np.abs(outputs - targets).mean(axis=(-2, -1))
+
+    def context(self, outputs: np.ndarray, targets: np.ndarray) -> Context:
+        ctx = super().context(outputs, targets)
+        ctx["residual"] = outputs - targets
+        return ctx
+
+    def delta(self, D: np.ndarray, ctx: Context) -> np.ndarray:
+        r = ctx["residual"]
+        return (np.abs(r + D) - np.abs(r)).mean(axis=(1, 2))
+
+    def column_delta(self, columns: np.ndarray, d: np.ndarray, ctx: Context) -> np.ndarray:
+        r = ctx["residual"][:, columns].T
+        return (np.abs(r + d) - np.abs(r)).sum(axis=1) / ctx["residual"].size
+
+
+LOSSES: dict[str, type[Loss]] = {
+    cls.name: cls for cls in (CrossEntropy, BinaryCrossEntropy, MeanSquaredError, MeanAbsoluteError)
+}
+
+
+def get_loss(spec: str | Loss) -> Loss:
+    """Return a loss instance from its name or an instance."""
+    if isinstance(spec, Loss):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"loss must be a name in {list(LOSSES)} or a Loss; got {describe(spec)}.")
+    return LOSSES[check_choice("loss", spec, LOSSES)]()

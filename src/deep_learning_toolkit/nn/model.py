@@ -1,0 +1,475 @@
+"""``Sequential``: a stack of layers trained with numerically differentiated gradients.
+
+The model owns one flat float64 parameter vector; its layers hold views into it. Training
+follows Keras's ``compile`` / ``fit`` / ``evaluate`` / ``predict``; the gradient of every
+mini-batch comes from a finite-difference formula (:mod:`deep_learning_toolkit.numdiff`),
+computed by the batched engine when it knows the layers, else by the plain per-parameter
+definition.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._validation import (
+    check_array,
+    check_choice,
+    check_float,
+    check_int,
+    check_same_length,
+    describe,
+)
+from ..data.batching import minibatch_indices
+from ..numdiff import engine
+from ..numdiff.gradient import gradient_details
+from ..numdiff.stencils import Stencil, get_stencil
+from ..numdiff.steps import resolve_steps
+from ..optim import Optimizer, get_optimizer
+from ..training.callbacks import Callback, CallbackList, ProgressBar
+from ..training.history import History
+from ..training.metrics import get_metric
+from .layers import Dense
+from .losses import Loss, get_loss
+
+#: Ways to compute gradients: the batched engine, or the plain per-parameter loop.
+GRADIENT_ENGINES = ("batched", "reference")
+
+
+class Sequential:
+    """A feed-forward network: layers applied one after the other.
+
+    Parameters
+    ----------
+    layers : sequence of Dense
+        The layers; each one's ``in_features`` must equal the previous ``out_features``.
+        The last layer outputs logits for the classification losses.
+    seed : int, default 0
+        Seeds the weight initialisation and the mini-batch order of ``fit``.
+
+    Examples
+    --------
+    >>> import deep_learning_toolkit as dlt
+    >>> model = dlt.Sequential([dlt.Dense(4, 16, activation="tanh"), dlt.Dense(16, 3)], seed=0)
+    >>> model.num_parameters
+    131
+    """
+
+    def __init__(self, layers: Sequence[Dense], seed: int = 0) -> None:
+        if isinstance(layers, Dense) or not isinstance(layers, Iterable):
+            raise TypeError(f"layers must be a list of layers; got {describe(layers)}.")
+        self.layers: list[Dense] = list(layers)
+        if not self.layers:
+            raise ValueError("layers is empty; a Sequential model needs at least one layer.")
+        for index, layer in enumerate(self.layers):
+            if not isinstance(layer, Dense):
+                raise TypeError(f"layers[{index}] must be a Dense layer; got {describe(layer)}.")
+            if index and layer.in_features != self.layers[index - 1].out_features:
+                raise ValueError(
+                    f"layers[{index}] expects {layer.in_features} inputs but layers[{index - 1}] "
+                    f"outputs {self.layers[index - 1].out_features}."
+                )
+        self.seed = check_int("seed", seed, minimum=0)
+        self.params = np.zeros(sum(layer.num_parameters for layer in self.layers))
+        start = 0
+        for layer in self.layers:
+            layer.bind(self.params[start : start + layer.num_parameters])
+            start += layer.num_parameters
+        rng = np.random.default_rng(self.seed)
+        for layer in self.layers:
+            layer.initialize(rng)
+        self.loss: Loss | None = None
+        self.optimizer: Optimizer | None = None
+        self.stencil: Stencil = get_stencil("three_point_midpoint")
+        self.step: object = None
+        self.metrics: list[str] = []
+        self.gradient_engine = "batched"
+        self.memory_budget = engine.DEFAULT_MEMORY_BUDGET
+        self.stop_training = False
+        self.history: History | None = None
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def num_parameters(self) -> int:
+        """Total number of weights and biases."""
+        return int(self.params.size)
+
+    @property
+    def n_inputs(self) -> int:
+        """Width of the input."""
+        return self.layers[0].in_features
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the output."""
+        return self.layers[-1].out_features
+
+    def get_params(self) -> np.ndarray:
+        """A copy of the flat parameter vector (layer by layer: ``W`` in C order, then ``b``)."""
+        return self.params.copy()
+
+    def set_params(self, values: object) -> None:
+        """Overwrite all parameters from a flat vector of length ``num_parameters``."""
+        values = check_array("params", values, ndim=1)
+        if values.size != self.params.size:
+            raise ValueError(
+                f"params must have {self.params.size} entries (num_parameters); "
+                f"got {values.size}."
+            )
+        self.params[...] = values
+
+    def parameter_name(self, index: int) -> str:
+        """Where flat parameter ``index`` lives, e.g. ``"layers[0].W[2, 5]"``."""
+        start = 0
+        for number, layer in enumerate(self.layers):
+            if index < start + layer.num_parameters:
+                row, col = divmod(index - start, layer.out_features)
+                if row == layer.in_features:
+                    return f"layers[{number}].b[{col}]"
+                return f"layers[{number}].W[{row}, {col}]"
+            start += layer.num_parameters
+        raise IndexError(f"parameter index {index} is out of range [0, {self.num_parameters}).")
+
+    # ------------------------------------------------------------------ forward
+    def _check_X(self, X: object, name: str = "X") -> np.ndarray:
+        X = check_array(name, X, ndim=2)
+        if X.shape[1] != self.n_inputs:
+            raise ValueError(
+                f"{name} has {X.shape[1]} features, but the model's first layer expects "
+                f"{self.n_inputs}."
+            )
+        return X
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """Raw network outputs (logits for classification losses) for inputs ``X`` (N, d)."""
+        a = X
+        for layer in self.layers:
+            a = layer.forward(a)
+        return a
+
+    def predict(self, X: object) -> np.ndarray:
+        """Class probabilities for classification losses, values for regression ones."""
+        X = self._check_X(X)
+        outputs = self.forward(X)
+        return self.loss.transform(outputs) if self.loss is not None else outputs
+
+    # ------------------------------------------------------------------ compile
+    def compile(
+        self,
+        loss: str | Loss = "cross_entropy",
+        optimizer: str | Optimizer = "adam",
+        method: str = "three_point_midpoint",
+        step: object = None,
+        metrics: Sequence[str] | None = None,
+        gradient_engine: str = "batched",
+        memory_budget: int = engine.DEFAULT_MEMORY_BUDGET,
+    ) -> None:
+        """Choose the loss, the optimizer and the finite-difference formula.
+
+        Parameters
+        ----------
+        loss : str or Loss
+            ``"cross_entropy"`` (softmax on logits), ``"binary_cross_entropy"`` (on logits),
+            ``"mse"``, ``"mae"`` or a :class:`~deep_learning_toolkit.nn.losses.Loss`.
+        optimizer : str or Optimizer
+            ``"sgd"``, ``"adam"``, ``"rmsprop"`` (defaults) or an instance.
+        method : str
+            A name from :data:`~deep_learning_toolkit.numdiff.METHODS` (or ``"central"``).
+        step : None, float or array-like
+            Finite-difference step; ``None`` for the method's default.
+        metrics : list of str, optional
+            Names from :data:`~deep_learning_toolkit.training.metrics.METRICS`.
+        gradient_engine : {"batched", "reference"}
+            ``"batched"`` (fast, default) or the plain per-parameter loop.
+        memory_budget : int
+            Bytes the batched engine may use for one chunk of perturbations.
+        """
+        loss = get_loss(loss)
+        if loss.task == "classification" and self.layers[-1].activation.name != "linear":
+            raise ValueError(
+                f"loss {loss.name!r} takes logits, but the last layer has activation "
+                f"{self.layers[-1].activation.name!r}; use activation='linear' there "
+                "(predict() applies the softmax)."
+            )
+        stencil = get_stencil(method)
+        resolve_steps(self.params, stencil, step)  # validate now, not mid-training
+        names = list(metrics or [])
+        for name in names:
+            get_metric(name)
+            if name == "accuracy" and loss.task == "regression":
+                raise ValueError(f"metric 'accuracy' needs a classification loss; got {loss.name!r}.")
+        self.loss = loss
+        self.optimizer = get_optimizer(optimizer)
+        self.stencil = stencil
+        self.step = step
+        self.metrics = names
+        self.gradient_engine = check_choice("gradient_engine", gradient_engine, GRADIENT_ENGINES)
+        self.memory_budget = check_int("memory_budget", memory_budget, minimum=1)
+
+    def _require_compiled(self) -> Loss:
+        if self.loss is None:
+            raise RuntimeError("The model is not compiled; call model.compile(...) first.")
+        return self.loss
+
+    def _prepare(self, X: object, y: object, names: tuple[str, str] = ("X", "y")):
+        loss = self._require_compiled()
+        X = self._check_X(X, names[0])
+        try:
+            targets = loss.prepare_targets(y, self.n_outputs)
+        except (TypeError, ValueError) as error:
+            message = str(error)
+            if names[1] != "y" and message.startswith("y "):
+                message = names[1] + message[1:]
+            raise type(error)(message) from None
+        check_same_length(names[0], X, names[1], targets)
+        return X, targets
+
+    # ------------------------------------------------------------------ gradients
+    def _loss_at(self, X: np.ndarray, targets: np.ndarray):
+        loss = self.loss
+
+        def loss_of(theta: np.ndarray) -> float:
+            saved = self.params.copy()
+            self.params[...] = theta
+            try:
+                return float(loss.batched(self.forward(X), targets))
+            finally:
+                self.params[...] = saved
+
+        return loss_of
+
+    def _gradient(
+        self, X: np.ndarray, targets: np.ndarray, stencil: Stencil, steps: np.ndarray
+    ) -> engine.EngineResult:
+        """Loss, gradient, outputs and evaluation count on prepared data."""
+        if self.gradient_engine == "batched" and engine.supports(self.layers):
+            return engine.sequential_gradient(
+                self.layers,
+                self.params,
+                X,
+                targets,
+                self.loss,
+                stencil,
+                steps,
+                memory_budget=self.memory_budget,
+            )
+        outputs = self.forward(X)
+        value = float(self.loss.batched(outputs, targets))
+        result = gradient_details(self._loss_at(X, targets), self.params, stencil, steps)
+        evaluations = result.evaluations + (0 if stencil.uses_center else 1)
+        return engine.EngineResult(value, result.gradient, outputs, evaluations)
+
+    def gradient_details(
+        self, X: object, y: object, method: str | None = None, step: object = None
+    ) -> engine.EngineResult:
+        """Like :meth:`loss_and_gradient`, also returning the outputs and evaluation count."""
+        X, targets = self._prepare(X, y)
+        stencil = self.stencil if method is None else get_stencil(method)
+        steps = resolve_steps(self.params, stencil, self.step if step is None else step)
+        return self._gradient(X, targets, stencil, steps)
+
+    def loss_and_gradient(
+        self, X: object, y: object, method: str | None = None, step: object = None
+    ) -> tuple[float, np.ndarray]:
+        """Loss on ``(X, y)`` and its finite-difference gradient (flat, like ``get_params``).
+
+        ``method`` and ``step`` default to those given to :meth:`compile`.
+        """
+        result = self.gradient_details(X, y, method, step)
+        return result.loss, result.gradient
+
+    # ------------------------------------------------------------------ evaluation
+    def _scores(self, outputs: np.ndarray, targets: np.ndarray, prefix: str = "") -> dict:
+        loss = self.loss
+        scores = {prefix + "loss": float(loss.batched(outputs, targets))}
+        predictions = loss.transform(outputs)
+        for name in self.metrics:
+            scores[prefix + name] = get_metric(name)(predictions, targets, loss.task)
+        return scores
+
+    def evaluate(self, X: object, y: object) -> dict[str, float]:
+        """Loss and compiled metrics on ``(X, y)``: ``{"loss": ..., "accuracy": ...}``."""
+        X, targets = self._prepare(X, y)
+        return self._scores(self.forward(X), targets)
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        X: object,
+        y: object,
+        epochs: int = 1,
+        batch_size: int | None = 32,
+        validation_data: tuple[object, object] | None = None,
+        shuffle: bool = True,
+        callbacks: Sequence[Callback] | None = None,
+        verbose: int = 0,
+        initial_epoch: int = 0,
+        seed: int | None = None,
+    ) -> History:
+        """Train with mini-batch steps of the compiled optimizer.
+
+        Parameters
+        ----------
+        X, y : array-like
+            Training inputs (N, d) and targets.
+        epochs : int
+            Index of the last epoch to run (as in Keras: with ``initial_epoch=k`` the run
+            continues from epoch ``k`` up to ``epochs``).
+        batch_size : int or None
+            Samples per step; ``None`` for the whole set.
+        validation_data : (X_val, y_val), optional
+            Evaluated after every epoch; logs ``val_loss`` and ``val_<metric>``.
+        shuffle : bool
+            Shuffle the samples every epoch; the order depends only on ``seed`` and the epoch,
+            so a resumed run sees the same batches.
+        callbacks : list of Callback
+        verbose : int
+            ``1`` shows a progress bar over epochs, ``0`` is silent.
+        initial_epoch : int
+            Epoch to start at (to resume a run).
+        seed : int, optional
+            Seed of the mini-batch order; defaults to the model's seed.
+
+        Returns
+        -------
+        History
+        """
+        loss = self._require_compiled()
+        X, targets = self._prepare(X, y)
+        epochs = check_int("epochs", epochs, minimum=1)
+        initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0, maximum=epochs - 1)
+        batch_size = len(X) if batch_size is None else check_int("batch_size", batch_size, minimum=1)
+        seed = self.seed if seed is None else check_int("seed", seed, minimum=0)
+        verbose = check_int("verbose", verbose, minimum=0)
+        validation = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError(
+                    f"validation_data must be a tuple (X_val, y_val); got {describe(validation_data)}."
+                )
+            validation = self._prepare(*validation_data, names=("X_val", "y_val"))
+        steps = resolve_steps(self.params, self.stencil, self.step)
+        fixed_steps = self.step is not None
+        history = History(
+            name=self.stencil.name,
+            params={
+                "method": self.stencil.name,
+                "loss": loss.name,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "samples": len(X),
+                "num_parameters": self.num_parameters,
+                "seed": seed,
+                **self.optimizer.hyperparameters(),
+            },
+        )
+        self.history = history
+        extra: list[Callback] = list(callbacks or [])
+        if verbose:
+            extra.append(ProgressBar(epochs, initial_epoch, self.stencil.name))
+        callback_list = CallbackList(extra, self)
+        self.stop_training = False
+        callback_list.on_train_begin({})
+        try:
+            for epoch in range(initial_epoch, epochs):
+                callback_list.on_epoch_begin(epoch, {})
+                logs = self._run_epoch(
+                    X, targets, epoch, batch_size, shuffle, seed, steps, fixed_steps, callback_list
+                )
+                if validation is not None:
+                    logs.update(self._scores(self.forward(validation[0]), validation[1], "val_"))
+                history.append(epoch, logs)
+                callback_list.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+        finally:
+            callback_list.on_train_end({})
+        return history
+
+    def _run_epoch(
+        self,
+        X: np.ndarray,
+        targets: np.ndarray,
+        epoch: int,
+        batch_size: int,
+        shuffle: bool,
+        seed: int,
+        steps: np.ndarray,
+        fixed_steps: bool,
+        callbacks: CallbackList,
+    ) -> dict[str, float]:
+        started = time.perf_counter()
+        total_loss, evaluations, grad_norms, step_means = 0.0, 0, [], []
+        outputs = []
+        batches = minibatch_indices(len(X), batch_size, seed=seed, epoch=epoch, shuffle=shuffle)
+        order = np.concatenate(batches)
+        for number, index in enumerate(batches):
+            if not fixed_steps:
+                steps = resolve_steps(self.params, self.stencil, None)
+            result = self._gradient(X[index], targets[index], self.stencil, steps)
+            self._check_finite(result, epoch, number)
+            previous = self.params.copy()
+            self.optimizer.step(self.params, result.gradient)
+            if not np.all(np.isfinite(self.params)):
+                self.params[...] = previous
+                raise FloatingPointError(
+                    f"The optimizer step of epoch {epoch}, batch {number} made parameters "
+                    "non-finite; the model keeps its parameters from before that step. "
+                    "Lower the learning rate."
+                )
+            total_loss += result.loss * len(index)
+            evaluations += result.evaluations
+            grad_norms.append(float(np.linalg.norm(result.gradient)))
+            step_means.append(float(np.mean(steps)))
+            outputs.append(result.outputs)
+            callbacks.on_batch_end(number, {"loss": result.loss, "size": len(index)})
+        logs = {"loss": total_loss / len(X)}
+        predictions = self.loss.transform(np.concatenate(outputs))
+        for name in self.metrics:
+            logs[name] = get_metric(name)(predictions, targets[order], self.loss.task)
+        logs.update(
+            evaluations=float(evaluations),
+            grad_norm=float(np.mean(grad_norms)),
+            lr=float(self.optimizer.lr),
+            fd_step=float(np.mean(step_means)),
+            seconds=time.perf_counter() - started,
+        )
+        return logs
+
+    def _check_finite(self, result: engine.EngineResult, epoch: int, batch: int) -> None:
+        if not np.isfinite(result.loss):
+            raise FloatingPointError(
+                f"The loss became {result.loss} in epoch {epoch}, batch {batch}; the model keeps "
+                "its last finite parameters. Lower the learning rate or check the data."
+            )
+        bad = np.flatnonzero(~np.isfinite(result.gradient))
+        if bad.size:
+            names = ", ".join(self.parameter_name(int(i)) for i in bad[:5])
+            raise FloatingPointError(
+                f"The gradient is non-finite in epoch {epoch}, batch {batch} for {bad.size} "
+                f"parameter(s) ({names}{', ...' if bad.size > 5 else ''}); the model keeps its "
+                "last finite parameters."
+            )
+
+    # ------------------------------------------------------------------ misc
+    def config(self) -> dict[str, Any]:
+        """Architecture: enough to rebuild the model (parameters aside)."""
+        return {"layers": [layer.config() for layer in self.layers], "seed": self.seed}
+
+    def summary(self) -> str:
+        """A table of the layers and their parameter counts."""
+        lines = [f"{'layer':<10}{'shape':<14}{'activation':<12}{'parameters':>10}"]
+        for number, layer in enumerate(self.layers):
+            shape = f"{layer.in_features} -> {layer.out_features}"
+            lines.append(
+                f"{number:<10}{shape:<14}{layer.activation.name:<12}{layer.num_parameters:>10}"
+            )
+        lines.append(f"{'total':<36}{self.num_parameters:>10}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([{inner}], seed={self.seed})"

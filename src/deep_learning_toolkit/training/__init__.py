@@ -1,0 +1,15 @@
+"""Training utilities: History, callbacks and metrics."""
+
+from .callbacks import Callback, CallbackList, EarlyStopping, ProgressBar
+from .history import History
+from .metrics import METRICS, get_metric
+
+__all__ = [
+    "METRICS",
+    "Callback",
+    "CallbackList",
+    "EarlyStopping",
+    "History",
+    "ProgressBar",
+    "get_metric",
+]

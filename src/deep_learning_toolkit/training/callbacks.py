@@ -1,0 +1,195 @@
+"""Callbacks: code that runs at fixed points of ``fit``.
+
+The protocol is Keras's: ``on_train_begin``, ``on_epoch_begin``, ``on_batch_end``,
+``on_epoch_end``, ``on_train_end``, each receiving a ``logs`` dict. A callback may set
+``model.stop_training = True`` to end training after the current epoch.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._validation import check_choice, check_float, check_int, describe
+
+if TYPE_CHECKING:
+    from ..nn.model import Sequential
+
+Logs = dict[str, Any]
+
+
+class Callback:
+    """Base class; every hook does nothing by default."""
+
+    model: Sequential | None = None
+
+    def set_model(self, model: Sequential) -> None:
+        """Attach the model being trained."""
+        self.model = model
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        """Called once before the first epoch."""
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        """Called once after the last epoch (also when training is interrupted)."""
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        """Called at the start of each epoch."""
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        """Called with the epoch's logs (loss, metrics, validation, bookkeeping)."""
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """Called after each optimizer step with the batch's loss and size."""
+
+
+class CallbackList(Callback):
+    """Several callbacks called in order."""
+
+    def __init__(self, callbacks: Iterable[Callback] | None, model: Sequential) -> None:
+        self.callbacks = list(callbacks or [])
+        for callback in self.callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    f"callbacks must be Callback instances; got {describe(callback)}."
+                )
+            callback.set_model(model)
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_train_begin(logs)
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_train_end(logs)
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, logs)
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_batch_end(batch, logs)
+
+
+class EarlyStopping(Callback):
+    """Stop training when a monitored quantity has stopped improving.
+
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+        Key of the epoch logs to watch.
+    patience : int, default 0
+        Epochs without improvement after which training stops.
+    min_delta : float, default 0.0
+        Smallest change that counts as an improvement.
+    mode : {"auto", "min", "max"}
+        Whether smaller or larger is better; ``auto`` takes ``max`` for accuracy-like keys.
+    restore_best_weights : bool, default False
+        Put back the parameters of the best epoch when training stops.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 0,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
+        self.monitor = monitor
+        self.patience = check_int("patience", patience, minimum=0)
+        self.min_delta = abs(check_float("min_delta", min_delta))
+        self.mode = check_choice("mode", mode, ("auto", "min", "max"))
+        self.restore_best_weights = bool(restore_best_weights)
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.best_params: np.ndarray | None = None
+        self.wait = 0
+        self.stopped_epoch: int | None = None
+
+    def _maximize(self) -> bool:
+        if self.mode != "auto":
+            return self.mode == "max"
+        return any(word in self.monitor for word in ("acc", "r2"))
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.best, self.best_epoch, self.best_params = None, None, None
+        self.wait, self.stopped_epoch = 0, None
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise ValueError(
+                f"EarlyStopping monitor {self.monitor!r} is not logged; available keys are "
+                f"{sorted(logs)}."
+            )
+        value = float(logs[self.monitor])
+        sign = -1.0 if self._maximize() else 1.0
+        if self.best is None or sign * (value - self.best) < -self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights and self.model is not None:
+                self.best_params = self.model.get_params()
+            return
+        self.wait += 1
+        if self.wait >= self.patience and self.model is not None:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if (
+            self.restore_best_weights
+            and self.best_params is not None
+            and self.model is not None
+            and self.stopped_epoch is not None
+        ):
+            self.model.set_params(self.best_params)
+
+
+class ProgressBar(Callback):
+    """A progress bar over epochs showing the latest loss (tqdm when installed).
+
+    Without tqdm, one line per epoch is written to ``stderr``.
+    """
+
+    def __init__(self, epochs: int, initial_epoch: int = 0, description: str = "") -> None:
+        self.epochs = epochs
+        self.initial_epoch = initial_epoch
+        self.description = description
+        self._bar: Any = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            self._bar = None
+            return
+        self._bar = tqdm(
+            total=self.epochs,
+            initial=self.initial_epoch,
+            desc=self.description or None,
+            unit="epoch",
+            leave=False,
+        )
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = logs or {}
+        shown = {k: logs[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs}
+        if self._bar is not None:
+            self._bar.set_postfix({k: f"{v:.4f}" for k, v in shown.items()})
+            self._bar.update(1)
+        else:
+            text = " ".join(f"{k}={v:.4f}" for k, v in shown.items())
+            print(f"{self.description} epoch {epoch + 1}/{self.epochs} {text}", file=sys.stderr)
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -1,0 +1,59 @@
+"""Metrics computed from predictions (probabilities or values) and prepared targets.
+
+A metric is a plain function ``metric(predictions, targets, task) -> float``; the table
+``METRICS`` maps the names accepted by ``compile(metrics=[...])`` to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .._validation import check_choice
+
+
+def accuracy(predictions: np.ndarray, targets: np.ndarray, task: str) -> float:
+    """Fraction of correct predictions.
+
+    For ``classification`` the predicted class is the arg-max of the probabilities and the
+    targets are class ids; for ``binary`` each output is thresholded at 0.5.
+    """
+    if task == "classification":
+        return float(np.mean(np.argmax(predictions, axis=-1) == targets))
+    if task == "binary":
+        return float(np.mean((predictions > 0.5) == (targets > 0.5)))
+    raise ValueError(f"accuracy needs a classification loss; the loss's task is {task!r}.")
+
+
+def mean_squared_error(predictions: np.ndarray, targets: np.ndarray, task: str) -> float:
+    """Mean of squared differences over samples and outputs."""
+    return float(np.mean((predictions - targets.reshape(predictions.shape)) ** 2))
+
+
+def mean_absolute_error(predictions: np.ndarray, targets: np.ndarray, task: str) -> float:
+    """Mean of absolute differences over samples and outputs."""
+    return float(np.mean(np.abs(predictions - targets.reshape(predictions.shape))))
+
+
+def r2_score(predictions: np.ndarray, targets: np.ndarray, task: str) -> float:
+    """Coefficient of determination, averaged uniformly over outputs (as scikit-learn)."""
+    targets = targets.reshape(predictions.shape)
+    residual = ((targets - predictions) ** 2).sum(axis=0)
+    total = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0), 0.0)
+    return float(np.mean(scores))
+
+
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray, str], float]] = {
+    "accuracy": accuracy,
+    "mse": mean_squared_error,
+    "mae": mean_absolute_error,
+    "r2": r2_score,
+}
+
+
+def get_metric(name: str) -> Callable[[np.ndarray, np.ndarray, str], float]:
+    """Return the metric function called ``name``."""
+    return METRICS[check_choice("metric", name, METRICS)]
