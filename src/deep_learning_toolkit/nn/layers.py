@@ -91,8 +91,7 @@ class Dense:
 
     def __repr__(self) -> str:
         return (
-            f"Dense({self.in_features}, {self.out_features}, "
-            f"activation={self.activation.name!r})"
+            f"Dense({self.in_features}, {self.out_features}, activation={self.activation.name!r})"
         )
 
 

@@ -95,8 +95,7 @@ def _check_labels(y: object, n_classes: int) -> np.ndarray:
     if y.min() < 0 or y.max() >= n_classes:
         bad = y[(y < 0) | (y >= n_classes)][0]
         raise ValueError(
-            f"y contains label {bad:g} outside [0, {n_classes}): the model has "
-            f"{n_classes} outputs."
+            f"y contains label {bad:g} outside [0, {n_classes}): the model has {n_classes} outputs."
         )
     return y.astype(np.int64)
 
@@ -108,8 +107,7 @@ def _check_values(y: object, n_outputs: int, *, binary: bool = False) -> np.ndar
         y = y[:, None]
     if y.shape[1] != n_outputs:
         raise ValueError(
-            f"y must have {n_outputs} column(s) to match the model's outputs; "
-            f"got shape {y.shape}."
+            f"y must have {n_outputs} column(s) to match the model's outputs; got shape {y.shape}."
         )
     if binary and not np.all((y == 0) | (y == 1)):
         bad = y[(y != 0) & (y != 1)][0]

@@ -18,7 +18,6 @@ import numpy as np
 from .._validation import (
     check_array,
     check_choice,
-    check_float,
     check_int,
     check_same_length,
     describe,
@@ -116,8 +115,7 @@ class Sequential:
         values = check_array("params", values, ndim=1)
         if values.size != self.params.size:
             raise ValueError(
-                f"params must have {self.params.size} entries (num_parameters); "
-                f"got {values.size}."
+                f"params must have {self.params.size} entries (num_parameters); got {values.size}."
             )
         self.params[...] = values
 
@@ -200,7 +198,9 @@ class Sequential:
         for name in names:
             get_metric(name)
             if name == "accuracy" and loss.task == "regression":
-                raise ValueError(f"metric 'accuracy' needs a classification loss; got {loss.name!r}.")
+                raise ValueError(
+                    f"metric 'accuracy' needs a classification loss; got {loss.name!r}."
+                )
         self.loss = loss
         self.optimizer = get_optimizer(optimizer)
         self.stencil = stencil
@@ -341,7 +341,9 @@ class Sequential:
         X, targets = self._prepare(X, y)
         epochs = check_int("epochs", epochs, minimum=1)
         initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0, maximum=epochs - 1)
-        batch_size = len(X) if batch_size is None else check_int("batch_size", batch_size, minimum=1)
+        batch_size = (
+            len(X) if batch_size is None else check_int("batch_size", batch_size, minimum=1)
+        )
         seed = self.seed if seed is None else check_int("seed", seed, minimum=0)
         verbose = check_int("verbose", verbose, minimum=0)
         validation = None

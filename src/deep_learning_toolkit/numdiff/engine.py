@@ -179,6 +179,24 @@ def sequential_gradient(
     -------
     EngineResult
     """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # Overflow shows up as non-finite entries, which the caller reports by parameter.
+        return _gradient(
+            layers, params, X, targets, loss, stencil, steps, memory_budget, chunk_size
+        )
+
+
+def _gradient(
+    layers: Sequence[Dense],
+    params: np.ndarray,
+    X: np.ndarray,
+    targets: np.ndarray,
+    loss: Loss,
+    stencil: Stencil,
+    steps: np.ndarray,
+    memory_budget: int,
+    chunk_size: int | None,
+) -> EngineResult:
     step = _Step(layers, X, targets, loss)
     offsets = stencil.offsets_array()
     weights = stencil.weights_array()

@@ -53,9 +53,7 @@ class CallbackList(Callback):
         self.callbacks = list(callbacks or [])
         for callback in self.callbacks:
             if not isinstance(callback, Callback):
-                raise TypeError(
-                    f"callbacks must be Callback instances; got {describe(callback)}."
-                )
+                raise TypeError(f"callbacks must be Callback instances; got {describe(callback)}.")
             callback.set_model(model)
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
