@@ -350,7 +350,8 @@ class Sequential:
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError(
-                    f"validation_data must be a tuple (X_val, y_val); got {describe(validation_data)}."
+                    "validation_data must be a tuple (X_val, y_val); "
+                    f"got {describe(validation_data)}."
                 )
             validation = self._prepare(*validation_data, names=("X_val", "y_val"))
         steps = resolve_steps(self.params, self.stencil, self.step)
