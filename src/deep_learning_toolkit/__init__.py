@@ -8,6 +8,7 @@
 
 from . import data, numdiff, optim, training
 from .nn import Dense, Sequential
+from .numdiff.check import check_gradient, check_model_gradient
 from .training import Callback, EarlyStopping, History
 
 __version__ = "0.1.0"
@@ -18,6 +19,8 @@ __all__ = [
     "EarlyStopping",
     "History",
     "Sequential",
+    "check_gradient",
+    "check_model_gradient",
     "data",
     "numdiff",
     "optim",

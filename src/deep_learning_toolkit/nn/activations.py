@@ -3,6 +3,12 @@
 Each activation is a name, a function of a float64 array (applied along any leading batch
 axes), whether it acts on each entry alone (``elementwise``; softmax does not), and the
 initialisation that suits it (Glorot for saturating functions, He for rectifiers).
+
+Every function also accepts complex arrays, for the complex-step derivative
+(:mod:`deep_learning_toolkit.numdiff.complex_step`): linear, sigmoid (written with ``tanh``),
+tanh and softmax (shifted by the max of the real part) are analytic; relu and leaky_relu pick
+their branch from the real part, which is analytic everywhere except at ``z = 0`` (there the
+complex step gives the left derivative, as PyTorch's convention does).
 """
 
 from __future__ import annotations
@@ -28,15 +34,18 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def _relu(z: np.ndarray) -> np.ndarray:
+    if np.iscomplexobj(z):
+        # Branch on the real part; multiplying (not np.where) keeps NaN visible.
+        return z * (z.real > 0)
     return np.maximum(z, 0.0)
 
 
 def _leaky_relu(z: np.ndarray) -> np.ndarray:
-    return np.where(z > 0, z, LEAKY_RELU_SLOPE * z)
+    return np.where(z.real > 0, z, LEAKY_RELU_SLOPE * z)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
-    shifted = np.exp(z - z.max(axis=-1, keepdims=True))
+    shifted = np.exp(z - z.real.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 

@@ -25,6 +25,32 @@ from .._validation import check_array, check_choice, describe
 
 Context = dict[str, Any]
 
+#: Largest ``|x|`` for which ``expm1(x)`` is summed as a power series (else evaluated).
+SERIES_RADIUS = 0.5
+#: Most terms of such a series.
+SERIES_MAX_TERMS = 16
+
+
+def series_terms(radius: float) -> int | None:
+    """Terms of ``expm1(x) = sum_k x**k / k!`` needed for ``|x| <= radius``.
+
+    The remainder after ``n`` terms is at most ``radius**(n+1) / (n+1)! * exp(radius)``; the
+    smallest ``n`` that makes it below a tenth of an ulp of the first term
+    (``0.1 * eps * radius``) is returned, or ``None`` when ``radius`` exceeds
+    :data:`SERIES_RADIUS` and ``expm1`` should be evaluated directly.
+    """
+    if not np.isfinite(radius) or radius > SERIES_RADIUS:
+        return None
+    if radius == 0.0:
+        return 1
+    target = 0.1 * np.finfo(np.float64).eps * radius
+    remainder = radius * np.exp(radius)
+    for n in range(1, SERIES_MAX_TERMS + 1):
+        remainder *= radius / (n + 1)
+        if remainder <= target:
+            return n
+    return None
+
 
 class Loss:
     """Base class: a mean over samples of a per-sample loss of ``outputs`` (N, K).
@@ -134,7 +160,9 @@ class CrossEntropy(Loss):
         return _check_labels(y, n_outputs)
 
     def batched(self, outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        top = outputs.max(axis=-1, keepdims=True)
+        # Shift by the max of the real part: the same value, no overflow, and still analytic
+        # for the complex step.
+        top = outputs.real.max(axis=-1, keepdims=True)
         lse = top[..., 0] + np.log(np.exp(outputs - top).sum(axis=-1))
         picked = np.take_along_axis(
             outputs, np.broadcast_to(targets[:, None], outputs.shape[:-1] + (1,)), axis=-1
@@ -142,13 +170,16 @@ class CrossEntropy(Loss):
         return (lse - picked).mean(axis=-1)
 
     def transform(self, outputs: np.ndarray) -> np.ndarray:
-        shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
+        shifted = np.exp(outputs - outputs.real.max(axis=-1, keepdims=True))
         return shifted / shifted.sum(axis=-1, keepdims=True)
 
     def context(self, outputs: np.ndarray, targets: np.ndarray) -> Context:
         ctx = super().context(outputs, targets)
         ctx["p"] = self.transform(outputs)
         ctx["p_columns"] = np.ascontiguousarray(ctx["p"].T)
+        onehot = np.zeros_like(ctx["p_columns"])
+        onehot[targets, np.arange(len(targets))] = 1.0
+        ctx["onehot_columns"] = onehot
         return ctx
 
     def delta(self, D: np.ndarray, ctx: Context) -> np.ndarray:
@@ -158,8 +189,40 @@ class CrossEntropy(Loss):
         return (spread - picked).mean(axis=1)
 
     def rank1_delta(self, u: np.ndarray, v: np.ndarray, ctx: Context) -> np.ndarray:
-        # Loop over the (few) classes on contiguous (M, N) arrays: faster than reducing a
-        # short last axis of an (M, N, K) array.
+        """Loss change for logit changes ``D[m, n, c] = u[m, n] v[m, c]``.
+
+        Notes
+        -----
+        ``sum_c p_nc expm1(u v_c) = sum_k u**k / k! * sum_c p_nc v_c**k``: the inner sums of
+        every power ``k`` are one matrix product ``(v**k) @ p.T``, so the exponentials of all
+        ``M x N x K`` logit changes cost a few products instead of ``M N K`` calls of
+        ``expm1``. The series is summed (Horner) up to the power whose remainder is below a
+        tenth of an ulp of the first term (:func:`series_terms`), so the loss values are
+        those of the closed form to rounding; when ``|u v|`` is too large for that, the
+        classes are looped over with ``expm1``.
+        """
+        terms = series_terms(float(np.abs(u).max()) * float(np.abs(v).max()))
+        if terms is None:
+            total = self._rank1_spread_by_class(u, v, ctx)
+        else:
+            coefficients = [v]  # v**k / k!
+            for k in range(2, terms + 1):
+                coefficients.append(coefficients[-1] * v / k)
+            total = np.zeros_like(u)
+            product = np.empty_like(u)
+            for coefficient in reversed(coefficients):
+                total += np.matmul(coefficient, ctx["p_columns"], out=product)
+                total *= u
+        np.log1p(total, out=total)
+        # The target logit's change u * v[:, y] (as a product with the one-hot labels).
+        picked = np.matmul(v, ctx["onehot_columns"], out=np.empty_like(u))
+        picked *= u
+        total -= picked
+        return total.mean(axis=1)
+
+    @staticmethod
+    def _rank1_spread_by_class(u: np.ndarray, v: np.ndarray, ctx: Context) -> np.ndarray:
+        # One contiguous (M, N) pass per class: faster than reducing a short last axis.
         p_columns = ctx["p_columns"]
         total = np.zeros_like(u)
         scaled = np.empty_like(u)
@@ -168,9 +231,7 @@ class CrossEntropy(Loss):
             np.expm1(scaled, out=scaled)
             scaled *= p_columns[c]
             total += scaled
-        np.log1p(total, out=total)
-        total -= u * v[:, ctx["targets"]]
-        return total.mean(axis=1)
+        return total
 
     def column_delta(self, columns: np.ndarray, d: np.ndarray, ctx: Context) -> np.ndarray:
         p = ctx["p_columns"][columns]
@@ -191,7 +252,13 @@ class BinaryCrossEntropy(Loss):
         return _check_values(y, n_outputs, binary=True)
 
     def batched(self, outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        softplus = np.maximum(outputs, 0.0) + np.log1p(np.exp(-np.abs(outputs)))
+        if np.iscomplexobj(outputs):
+            # softplus(z) = z + log1p(exp(-z)) for Re z > 0, else log1p(exp(z)): analytic on
+            # each branch, for the complex step.
+            positive = outputs.real > 0
+            softplus = outputs * positive + np.log1p(np.exp(np.where(positive, -outputs, outputs)))
+        else:
+            softplus = np.maximum(outputs, 0.0) + np.log1p(np.exp(-np.abs(outputs)))
         return (softplus - targets * outputs).mean(axis=(-2, -1))
 
     def transform(self, outputs: np.ndarray) -> np.ndarray:
@@ -254,6 +321,11 @@ class MeanAbsoluteError(Loss):
         return _check_values(y, n_outputs)
 
     def batched(self, outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        if np.iscomplexobj(outputs):
+            raise ValueError(
+                "loss 'mae' is not analytic (|r| has no complex derivative), so "
+                "method='complex_step' cannot differentiate it; use a finite-difference method."
+            )
         return np.abs(outputs - targets).mean(axis=(-2, -1))
 
     def context(self, outputs: np.ndarray, targets: np.ndarray) -> Context:

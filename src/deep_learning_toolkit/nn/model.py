@@ -24,8 +24,9 @@ from .._validation import (
 )
 from ..data.batching import minibatch_indices
 from ..numdiff import engine
+from ..numdiff.complex_step import check_loss, complex_step_gradient
 from ..numdiff.gradient import gradient_details
-from ..numdiff.stencils import Stencil, get_stencil
+from ..numdiff.stencils import ComplexStep, Stencil, get_method
 from ..numdiff.steps import resolve_steps
 from ..optim import Optimizer, get_optimizer
 from ..training.callbacks import Callback, CallbackList, ProgressBar
@@ -82,7 +83,7 @@ class Sequential:
             layer.initialize(rng)
         self.loss: Loss | None = None
         self.optimizer: Optimizer | None = None
-        self.stencil: Stencil = get_stencil("three_point_midpoint")
+        self.stencil: Stencil | ComplexStep = get_method("three_point_midpoint")
         self.step: object = None
         self.metrics: list[str] = []
         self.gradient_engine = "batched"
@@ -174,8 +175,10 @@ class Sequential:
             ``"mse"``, ``"mae"`` or a :class:`~deep_learning_toolkit.nn.losses.Loss`.
         optimizer : str or Optimizer
             ``"sgd"``, ``"adam"``, ``"rmsprop"`` (defaults) or an instance.
-        method : str
-            A name from :data:`~deep_learning_toolkit.numdiff.METHODS` (or ``"central"``).
+        method : str or Stencil
+            A name from :data:`~deep_learning_toolkit.numdiff.METHODS` (or ``"central"``),
+            ``"complex_step"``, or any stencil (e.g. from ``numdiff.make_stencil`` or
+            ``numdiff.richardson_stencil``).
         step : None, float or array-like
             Finite-difference step; ``None`` for the method's default.
         metrics : list of str, optional
@@ -192,7 +195,9 @@ class Sequential:
                 f"{self.layers[-1].activation.name!r}; use activation='linear' there "
                 "(predict() applies the softmax)."
             )
-        stencil = get_stencil(method)
+        stencil = get_method(method)
+        if isinstance(stencil, ComplexStep):
+            check_loss(loss, self.n_outputs)
         resolve_steps(self.params, stencil, step)  # validate now, not mid-training
         names = list(metrics or [])
         for name in names:
@@ -242,9 +247,18 @@ class Sequential:
         return loss_of
 
     def _gradient(
-        self, X: np.ndarray, targets: np.ndarray, stencil: Stencil, steps: np.ndarray
+        self,
+        X: np.ndarray,
+        targets: np.ndarray,
+        stencil: Stencil | ComplexStep,
+        steps: np.ndarray,
     ) -> engine.EngineResult:
         """Loss, gradient, outputs and evaluation count on prepared data."""
+        if isinstance(stencil, ComplexStep):
+            value, grad, evaluations = complex_step_gradient(
+                self.layers, self.params, X, targets, self.loss, steps, self.memory_budget
+            )
+            return engine.EngineResult(value, grad, self.forward(X), evaluations)
         if self.gradient_engine == "batched" and engine.supports(self.layers):
             return engine.sequential_gradient(
                 self.layers,
@@ -267,7 +281,7 @@ class Sequential:
     ) -> engine.EngineResult:
         """Like :meth:`loss_and_gradient`, also returning the outputs and evaluation count."""
         X, targets = self._prepare(X, y)
-        stencil = self.stencil if method is None else get_stencil(method)
+        stencil = self.stencil if method is None else get_method(method)
         steps = resolve_steps(self.params, stencil, self.step if step is None else step)
         return self._gradient(X, targets, stencil, steps)
 

@@ -135,12 +135,103 @@ class _Step:
         return self.loss.delta(outputs - self.outputs, self.ctx)
 
 
-def _chunk_size(step: _Step, l: int, n_offsets: int, memory_budget: int) -> int:
-    """Parameters of layer ``l`` per chunk so that its largest arrays fit the budget."""
-    n = step.outputs.shape[0]
-    widest = max([1] + [layer.out_features for layer in step.layers[l:]])
-    per_parameter = n_offsets * n * widest * 8 * 4  # ~4 live (M, N, width) float64 arrays
-    return max(1, int(memory_budget // per_parameter))
+@dataclass(frozen=True)
+class Chunk:
+    """A block of consecutive parameters of one layer, evaluated in one batch.
+
+    Attributes
+    ----------
+    layer : int
+        Index of the layer.
+    start, stop : int
+        Flat parameter indices ``[start, stop)`` (within the model's parameter vector).
+    offset : int
+        Flat index of the layer's first parameter.
+    """
+
+    layer: int
+    start: int
+    stop: int
+    offset: int
+
+
+def plan_chunks(
+    layers: Sequence[Dense],
+    n_samples: int,
+    n_offsets: int,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    chunk_size: int | None = None,
+) -> list[Chunk]:
+    """Split every layer's parameters into chunks whose batched arrays fit the budget.
+
+    A chunk of ``c`` parameters of layer ``l`` holds about four arrays of shape
+    ``(n_offsets * c, n_samples, width)``, ``width`` being the widest layer after ``l``.
+    """
+    chunks = []
+    offset = 0
+    for l, layer in enumerate(layers):
+        if chunk_size is None:
+            widest = max([1] + [later.out_features for later in layers[l + 1 :]])
+            per_parameter = n_offsets * n_samples * widest * 8 * 4
+            block = max(1, int(memory_budget // per_parameter))
+        else:
+            block = chunk_size
+        size = layer.num_parameters
+        for lo in range(0, size, block):
+            chunks.append(Chunk(l, offset + lo, offset + min(lo + block, size), offset))
+        offset += size
+    return chunks
+
+
+class GradientStep:
+    """One gradient evaluation: the unperturbed pass, and the gradient of any chunk.
+
+    Parameters
+    ----------
+    layers, X, targets, loss
+        As for :func:`sequential_gradient`.
+    stencil : Stencil
+    steps : ndarray
+        One step per parameter.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[Dense],
+        X: np.ndarray,
+        targets: np.ndarray,
+        loss: Loss,
+        stencil: Stencil,
+        steps: np.ndarray,
+    ) -> None:
+        self.state = _Step(layers, X, targets, loss)
+        self.offsets = stencil.offsets_array()
+        self.weights = stencil.weights_array()
+        self.steps = steps
+
+    @property
+    def loss(self) -> float:
+        """Loss at the unperturbed parameters."""
+        return self.state.value
+
+    @property
+    def outputs(self) -> np.ndarray:
+        """Network outputs at the unperturbed parameters."""
+        return self.state.outputs
+
+    def chunk_gradient(self, chunk: Chunk) -> np.ndarray:
+        """Gradient entries ``[chunk.start, chunk.stop)``."""
+        layer = self.state.layers[chunk.layer]
+        q = np.arange(chunk.start - chunk.offset, chunk.stop - chunk.offset)
+        h = self.steps[chunk.start : chunk.stop]
+        n_offsets = len(self.offsets)
+        rows = np.tile(q // layer.out_features, n_offsets)
+        cols = np.tile(q % layer.out_features, n_offsets)
+        deltas = (self.offsets[:, None] * h[None, :]).reshape(-1)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            # Overflow shows up as non-finite entries, which the caller reports by parameter.
+            changes = self.state.loss_change(chunk.layer, rows, cols, deltas)
+            return (self.weights @ changes.reshape(n_offsets, len(q))) / h
 
 
 def sequential_gradient(
@@ -179,41 +270,10 @@ def sequential_gradient(
     -------
     EngineResult
     """
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        # Overflow shows up as non-finite entries, which the caller reports by parameter.
-        return _gradient(
-            layers, params, X, targets, loss, stencil, steps, memory_budget, chunk_size
-        )
-
-
-def _gradient(
-    layers: Sequence[Dense],
-    params: np.ndarray,
-    X: np.ndarray,
-    targets: np.ndarray,
-    loss: Loss,
-    stencil: Stencil,
-    steps: np.ndarray,
-    memory_budget: int,
-    chunk_size: int | None,
-) -> EngineResult:
-    step = _Step(layers, X, targets, loss)
-    offsets = stencil.offsets_array()
-    weights = stencil.weights_array()
-    n_offsets = len(offsets)
+    step = GradientStep(layers, X, targets, loss, stencil, steps)
+    chunks = plan_chunks(layers, len(X), len(step.offsets), memory_budget, chunk_size)
     gradient = np.empty_like(params)
-    start = 0
-    for l, layer in enumerate(layers):
-        size = layer.num_parameters
-        block = _chunk_size(step, l, n_offsets, memory_budget) if chunk_size is None else chunk_size
-        for lo in range(0, size, block):
-            q = np.arange(lo, min(lo + block, size))
-            h = steps[start + q]
-            rows = np.tile(q // layer.out_features, n_offsets)
-            cols = np.tile(q % layer.out_features, n_offsets)
-            deltas = (offsets[:, None] * h[None, :]).reshape(-1)
-            changes = step.loss_change(l, rows, cols, deltas).reshape(n_offsets, len(q))
-            gradient[start + q] = (weights @ changes) / h
-        start += size
-    evaluations = n_offsets * params.size + 1
-    return EngineResult(step.value, gradient, step.outputs, evaluations)
+    for chunk in chunks:
+        gradient[chunk.start : chunk.stop] = step.chunk_gradient(chunk)
+    evaluations = len(step.offsets) * params.size + 1
+    return EngineResult(step.loss, gradient, step.outputs, evaluations)

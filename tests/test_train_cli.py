@@ -1,0 +1,160 @@
+"""Tests of ``python -m deep_learning_toolkit.train`` and ``run_comparison``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deep_learning_toolkit.numdiff import METHODS
+from deep_learning_toolkit.train import DEFAULTS, main, run_comparison
+
+pytest.importorskip("sklearn")
+
+SHORT = ["--epochs", "3", "--quiet"]
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    """Rows of the printed Markdown table by run name."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and cells[0] not in ("run", ""):
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_defaults_reach_93_percent_for_every_method_on_iris() -> None:
+    comparison = run_comparison()
+    assert list(comparison.histories) == [*METHODS, "pytorch"]
+    for name, history in comparison.histories.items():
+        assert len(history) == DEFAULTS.epochs
+        assert history.last("val_accuracy") >= 0.93, name
+    assert comparison.settings["seed"] == DEFAULTS.seed and comparison.split.y_test.size == 30
+    results = {row.name: row for row in comparison.results()}
+    history = comparison.histories["forward"]
+    reached = results["forward"].epochs_to_target
+    assert history.history["val_accuracy"][reached - 1] >= 0.95
+    assert all(score < 0.95 for score in history.history["val_accuracy"][: reached - 1])
+    assert results["pytorch"].evaluations_per_epoch == 8  # ceil(120 / 16) batches
+    assert results["forward"].max_param_difference < 1e-5
+
+
+def test_cli_prints_the_table_and_where_things_went(tmp_path: Path, capsys) -> None:
+    logdir, plots = tmp_path / "logs", tmp_path / "plots"
+    methods = "forward,five_point_midpoint"
+    status = main(
+        [*SHORT, "--methods", methods, "--logdir", str(logdir), "--plots-dir", str(plots)]
+    )
+    assert status == 0
+    out = capsys.readouterr().out
+    assert out.startswith("iris: 4-16-3 tanh network, sgd (lr=0.1), 3 epochs, batch size 16")
+    rows = table_rows(out)
+    assert list(rows) == ["forward", "five_point_midpoint", "pytorch"]
+    assert "| run | train accuracy | test accuracy | train loss | test loss |" in out
+    assert rows["forward"][6] == "1056"  # loss evaluations / epoch: 8 batches * (131 + 1)
+    assert rows["pytorch"][6] == "8 *"
+    assert f"TensorBoard logs: {logdir / 'iris'}" in out
+    for run in ("forward", "five_point_midpoint", "pytorch"):
+        assert any((logdir / "iris" / run / "validation").glob("events.out.tfevents.*"))
+        assert str(plots / f"iris_{run}.png") in out
+        assert (plots / f"iris_{run}.png").stat().st_size > 10_000
+    assert (plots / "iris_methods_vs_pytorch.png").exists()
+
+
+def test_no_torch_flag_and_missing_torch_skip_the_baseline(monkeypatch, capsys) -> None:
+    off = ["--logdir", "none", "--plots-dir", "none", "--methods", "central"]
+    assert main([*SHORT, *off, "--no-torch"]) == 0
+    out = capsys.readouterr().out
+    assert "PyTorch baseline skipped: not requested" in out and "pytorch" not in table_rows(out)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    assert main([*SHORT, *off]) == 0
+    out = capsys.readouterr().out
+    assert "PyTorch baseline skipped:" in out
+    assert "pip install 'deep_learning_toolkit[torch]'" in out
+    assert list(table_rows(out)) == ["three_point_midpoint"]
+
+
+def test_progress_bar_unless_quiet(capsys) -> None:
+    pytest.importorskip("tqdm")
+    off = ["--logdir", "none", "--plots-dir", "none", "--methods", "forward", "--no-torch"]
+    main(["--epochs", "2", *off])
+    assert "forward" in capsys.readouterr().err  # tqdm's description
+    main(["--epochs", "2", "--quiet", *off])
+    assert capsys.readouterr().err == ""
+
+
+def test_other_datasets_and_options() -> None:
+    comparison = run_comparison(
+        dataset="diabetes",
+        methods=["central", "three_point_midpoint"],
+        epochs=2,
+        hidden=(8, 4),
+        activation="relu",
+        optimizer="adam",
+        torch_baseline=False,
+    )
+    assert list(comparison.histories) == ["three_point_midpoint"]  # "central" is its alias
+    assert comparison.task.metric == "r2" and comparison.settings["lr"] == 0.01
+    split = comparison.split
+    assert split.n_outputs == 1 and abs(split.y_train.mean()) < 1e-12  # standardised target
+    assert "| run | train r2 | test r2 |" in comparison.table()
+    history = comparison.histories["three_point_midpoint"]
+    assert (
+        history.params["optimizer"] == "adam"
+        and history.params["num_parameters"] == 10 * 8 + 8 + 8 * 4 + 4 + 5
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--methods", "forward,sideways"], "sideways"),
+        (["--hidden", "16,x"], "expected widths like 16 or 32,16"),
+        (["--dataset", "mnist"], "invalid choice: 'mnist'"),
+        (["--epochs", "0"], "epochs must be >= 1; got 0"),
+        (["--lr", "-1"], "lr must be > 0; got -1.0"),
+    ],
+)
+def test_cli_rejects_bad_arguments(argv, message, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--quiet", "--logdir", "none", "--plots-dir", "none", "--no-torch"])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_run_comparison_rejects_bad_arguments() -> None:
+    with pytest.raises(TypeError, match="methods must be a non-empty list"):
+        run_comparison(methods="forward")
+    with pytest.raises(ValueError, match="Unknown activation 'softmax'"):
+        run_comparison(activation="softmax")
+    with pytest.raises(ValueError, match="hidden must be >= 1; got 0"):
+        run_comparison(hidden=(16, 0))
+    with pytest.raises(ValueError, match="Unknown dataset 'friedman'"):
+        run_comparison(dataset="friedman")
+
+
+def test_module_runs_as_a_script() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "deep_learning_toolkit.train", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0
+    for flag in ("--dataset", "--methods", "--epochs", "--batch-size", "--lr", "--optimizer"):
+        assert flag in result.stdout
+    for flag in ("--hidden", "--activation", "--seed", "--logdir", "--plots-dir", "--no-torch"):
+        assert flag in result.stdout
+    assert "--quiet" in result.stdout
+
+
+def test_results_are_reproducible() -> None:
+    first = run_comparison(methods=["forward"], epochs=3, torch_baseline=False)
+    second = run_comparison(methods=["forward"], epochs=3, torch_baseline=False)
+    np.testing.assert_array_equal(first.params["forward"], second.params["forward"])
+    assert first.histories["forward"].history["loss"] == second.histories["forward"].history["loss"]
