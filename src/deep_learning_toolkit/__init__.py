@@ -6,10 +6,10 @@
 ...               method="five_point_midpoint", metrics=["accuracy"])
 """
 
-from . import data, numdiff, optim, training
+from . import data, numdiff, optim, training, viz
 from .nn import Dense, Sequential
 from .numdiff.check import check_gradient, check_model_gradient
-from .training import Callback, EarlyStopping, History
+from .training import Callback, EarlyStopping, History, TensorBoardLogger
 
 __version__ = "0.1.0"
 
@@ -19,10 +19,12 @@ __all__ = [
     "EarlyStopping",
     "History",
     "Sequential",
+    "TensorBoardLogger",
     "check_gradient",
     "check_model_gradient",
     "data",
     "numdiff",
     "optim",
     "training",
+    "viz",
 ]

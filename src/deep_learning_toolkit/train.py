@@ -454,6 +454,7 @@ def _optional_path(text: str) -> str | None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options of ``python -m deep_learning_toolkit.train``."""
+    d = DEFAULTS
     parser = argparse.ArgumentParser(
         prog="python -m deep_learning_toolkit.train",
         description=(
@@ -461,50 +462,61 @@ def build_parser() -> argparse.ArgumentParser:
             "(same initial weights, optimizer and mini-batches); log to TensorBoard, plot "
             "the learning curves and print a results table."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--dataset", choices=DATASETS, default=DEFAULTS.dataset)
-    parser.add_argument(
+    add = parser.add_argument
+    add("--dataset", choices=DATASETS, default=d.dataset, help=f"default: {d.dataset}")
+    add(
         "--methods",
         nargs="+",
         default=list(METHODS),
-        help="finite-difference methods, space- or comma-separated ('central' is accepted)",
+        help="finite-difference methods, space- or comma-separated; 'central' is accepted "
+        "(default: all six)",
     )
-    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    parser.add_argument(
-        "--lr",
-        type=float,
-        default=None,
-        help="learning rate (default: "
-        + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items())
-        + ")",
+    add("--epochs", type=int, default=d.epochs, help=f"default: {d.epochs}")
+    add("--batch-size", type=int, default=d.batch_size, help=f"default: {d.batch_size}")
+    lr_defaults = ", ".join(f"{name} {lr:g}" for name, lr in DEFAULT_LR.items())
+    add("--lr", type=float, default=None, help=f"learning rate (default: {lr_defaults})")
+    add(
+        "--optimizer",
+        choices=sorted(OPTIMIZERS),
+        default=d.optimizer,
+        help=f"other settings keep their defaults (default: {d.optimizer}, no momentum)",
     )
-    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=DEFAULTS.optimizer)
-    parser.add_argument(
+    add(
         "--hidden",
         type=_hidden_widths,
-        default=DEFAULTS.hidden,
-        help="hidden layer widths, e.g. 16 or 32,16",
+        default=d.hidden,
+        help="hidden layer widths, e.g. 16 or 32,16 (default: "
+        + ",".join(map(str, d.hidden))
+        + ")",
     )
-    parser.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default=DEFAULTS.activation)
-    parser.add_argument(
-        "--seed", type=int, default=DEFAULTS.seed, help="seeds the split, weights and batches"
+    add(
+        "--activation",
+        choices=HIDDEN_ACTIVATIONS,
+        default=d.activation,
+        help=f"of the hidden layers (default: {d.activation})",
     )
-    parser.add_argument(
+    add(
+        "--seed",
+        type=int,
+        default=d.seed,
+        help=f"seeds the split, the initial weights and the batches (default: {d.seed})",
+    )
+    add(
         "--logdir",
         type=_optional_path,
-        default=DEFAULTS.logdir,
-        help="TensorBoard root: runs go to LOGDIR/<dataset>/<run> ('none' to skip)",
+        default=d.logdir,
+        help=f"TensorBoard root: runs go to LOGDIR/<dataset>/<run>; 'none' to skip "
+        f"(default: {d.logdir})",
     )
-    parser.add_argument(
+    add(
         "--plots-dir",
         type=_optional_path,
-        default=DEFAULTS.plots_dir,
-        help="where to save the PNG figures ('none' to skip)",
+        default=d.plots_dir,
+        help=f"where to save the PNG figures; 'none' to skip (default: {d.plots_dir})",
     )
-    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch baseline")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add("--no-torch", action="store_true", help="skip the PyTorch baseline")
+    add("--quiet", action="store_true", help="no progress bars")
     return parser
 
 

@@ -49,6 +49,35 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+# In-place versions for real float64 work arrays (the engine's reused buffers); each gives
+# bit for bit the values of the function above.
+def _linear_(z: np.ndarray) -> None:
+    pass
+
+
+def _sigmoid_(z: np.ndarray) -> None:
+    z *= 0.5
+    np.tanh(z, out=z)
+    z *= 0.5
+    z += 0.5
+
+
+def _tanh_(z: np.ndarray) -> None:
+    np.tanh(z, out=z)
+
+
+def _relu_(z: np.ndarray) -> None:
+    np.maximum(z, 0.0, out=z)
+
+
+def _leaky_relu_(z: np.ndarray) -> None:
+    np.multiply(z, np.where(z > 0, 1.0, LEAKY_RELU_SLOPE), out=z)
+
+
+def _softmax_(z: np.ndarray) -> None:
+    z[...] = _softmax(z)
+
+
 @dataclass(frozen=True)
 class Activation:
     """An activation function.
@@ -62,12 +91,15 @@ class Activation:
         ``True`` when each output entry depends only on the same input entry.
     init : str
         ``"glorot"`` or ``"he"``: the weight initialisation that keeps activations in scale.
+    in_place : callable
+        ``in_place(z)`` overwrites a real float64 array ``z`` with ``function(z)``.
     """
 
     name: str
     function: Callable[[np.ndarray], np.ndarray]
     elementwise: bool
     init: str
+    in_place: Callable[[np.ndarray], None]
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.function(z)
@@ -76,12 +108,12 @@ class Activation:
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("linear", _linear, True, "glorot"),
-        Activation("sigmoid", _sigmoid, True, "glorot"),
-        Activation("tanh", np.tanh, True, "glorot"),
-        Activation("relu", _relu, True, "he"),
-        Activation("leaky_relu", _leaky_relu, True, "he"),
-        Activation("softmax", _softmax, False, "glorot"),
+        Activation("linear", _linear, True, "glorot", _linear_),
+        Activation("sigmoid", _sigmoid, True, "glorot", _sigmoid_),
+        Activation("tanh", np.tanh, True, "glorot", _tanh_),
+        Activation("relu", _relu, True, "he", _relu_),
+        Activation("leaky_relu", _leaky_relu, True, "he", _leaky_relu_),
+        Activation("softmax", _softmax, False, "glorot", _softmax_),
     )
 }
 

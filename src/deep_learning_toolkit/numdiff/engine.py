@@ -25,6 +25,8 @@ layer's input therefore treats biases and weights alike.
 
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -75,14 +77,22 @@ def _forward(layers: Sequence[Dense], X: np.ndarray) -> tuple[list[np.ndarray], 
     return pre, act
 
 
-def _propagate(layers: Sequence[Dense], a: np.ndarray) -> np.ndarray:
-    """Run ``a`` of shape (M, N, w) through ``layers`` with one matrix product per layer."""
-    M, N, _ = a.shape
-    for layer in layers:
-        z = a.reshape(M * N, -1) @ layer.W
-        z += layer.b
-        a = layer.activation(z).reshape(M, N, -1)
-    return a
+class _Scratch(threading.local):
+    """Work arrays reused from chunk to chunk, one set per thread.
+
+    Fresh large temporaries cost page faults on every chunk; reusing them keeps the engine's
+    time in arithmetic.
+    """
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def __call__(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        size = math.prod(shape)
+        buffer = self.buffers.get(name)
+        if buffer is None or buffer.size < size:
+            buffer = self.buffers[name] = np.empty(size)
+        return buffer[:size].reshape(shape)
 
 
 class _Step:
@@ -102,6 +112,7 @@ class _Step:
         self.inputs_T = [np.vstack([a.T, ones]) for a in self.act[:-1]]
         self.pre_T = [np.ascontiguousarray(z.T) for z in self.pre]
         self.act_T = [np.ascontiguousarray(a.T) for a in self.act[1:]]
+        self.scratch = _Scratch()
 
     def loss_change(self, l: int, rows: np.ndarray, cols: np.ndarray, deltas: np.ndarray):
         """Loss changes for perturbations ``deltas[m]`` of parameter ``(rows[m], cols[m])``.
@@ -109,30 +120,50 @@ class _Step:
         ``rows`` index the augmented input of layer ``l`` (the last row is the bias).
         """
         layer = self.layers[l]
-        last = l == len(self.layers) - 1
-        shift = deltas[:, None] * self.inputs_T[l][rows]  # change of z[:, col], (M, N)
+        M, N = len(rows), self.outputs.shape[0]
+        scratch = self.scratch
+        # Change of z[:, col]: delta * a_prev[:, row], (M, N).
+        shift = np.take(self.inputs_T[l], rows, axis=0, out=scratch("shift", (M, N)), mode="clip")
+        shift *= deltas[:, None]
         if not layer.activation.elementwise:
-            z = np.repeat(self.pre[l][None], len(rows), axis=0)
-            z[np.arange(len(rows)), :, cols] += shift
-            a = layer.activation(z)
-            return self._from_full(l + 1, a)
+            z = np.repeat(self.pre[l][None], M, axis=0)
+            z[np.arange(M), :, cols] += shift
+            layer.activation.in_place(z)
+            return self._from_full(l + 1, z)
         if layer.activation.name == "linear":
             u = shift
         else:
-            u = layer.activation(self.pre_T[l][cols] + shift) - self.act_T[l][cols]
-        if last:
+            u = np.take(self.pre_T[l], cols, axis=0, out=scratch("u", (M, N)), mode="clip")
+            u += shift
+            layer.activation.in_place(u)
+            u -= np.take(self.act_T[l], cols, axis=0, out=shift, mode="clip")
+        if l == len(self.layers) - 1:
             return self.loss.column_delta(cols, u, self.ctx)
         following = self.layers[l + 1]
         w_rows = following.W[cols]  # (M, K_next)
         if l + 1 == len(self.layers) - 1 and following.activation.name == "linear":
             return self.loss.rank1_delta(u, w_rows, self.ctx)
-        z = self.pre[l + 1][None] + u[:, :, None] * w_rows[:, None, :]
-        return self._from_full(l + 2, following.activation(z))
+        z = scratch("z", (M, N, following.out_features))
+        np.multiply(u[:, :, None], w_rows[:, None, :], out=z)
+        z += self.pre[l + 1]
+        following.activation.in_place(z)
+        return self._from_full(l + 2, z)
 
     def _from_full(self, first: int, a: np.ndarray) -> np.ndarray:
-        """Loss changes from full activations of layer ``first - 1`` (M, N, w)."""
-        outputs = _propagate(self.layers[first:], a)
-        return self.loss.delta(outputs - self.outputs, self.ctx)
+        """Loss changes from full activations ``a`` (M, N, w) of layer ``first - 1``.
+
+        The remaining layers run with one matrix product each, on reused buffers.
+        """
+        M, N, _ = a.shape
+        for index in range(first, len(self.layers)):
+            layer = self.layers[index]
+            z = self.scratch(f"layer {index}", (M * N, layer.out_features))
+            np.matmul(a.reshape(M * N, -1), layer.W, out=z)
+            z += layer.b
+            layer.activation.in_place(z)
+            a = z.reshape(M, N, -1)
+        change = np.subtract(a, self.outputs, out=self.scratch("change", a.shape))
+        return self.loss.delta(change, self.ctx)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from .callbacks import Callback, CallbackList, EarlyStopping, ProgressBar
 from .history import History
 from .metrics import METRICS, get_metric
+from .tensorboard import TensorBoardLogger
 
 __all__ = [
     "METRICS",
@@ -11,5 +12,6 @@ __all__ = [
     "EarlyStopping",
     "History",
     "ProgressBar",
+    "TensorBoardLogger",
     "get_metric",
 ]
