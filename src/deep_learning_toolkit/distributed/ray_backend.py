@@ -465,7 +465,6 @@ class RayGradient:
             gradient[tasks[index][0].start : tasks[index][-1].stop] = values
             if queue:
                 submit(actor)
-        del data  # the step's data may leave the object store now
         self._learn_costs(tasks, seconds, len(X))
         self.last_tasks = tasks
         evaluations = n_offsets * params.size + 1
