@@ -7,9 +7,10 @@
 """
 
 from . import data, numdiff, optim, training, viz
+from .io import load_model, save_model
 from .nn import Dense, Sequential
 from .numdiff.check import check_gradient, check_model_gradient
-from .training import Callback, EarlyStopping, History, TensorBoardLogger
+from .training import Callback, EarlyStopping, History, ModelCheckpoint, TensorBoardLogger
 
 __version__ = "0.1.0"
 
@@ -18,10 +19,13 @@ __all__ = [
     "Dense",
     "EarlyStopping",
     "History",
+    "ModelCheckpoint",
     "Sequential",
     "TensorBoardLogger",
     "check_gradient",
     "check_model_gradient",
+    "load_model",
+    "save_model",
     "data",
     "numdiff",
     "optim",

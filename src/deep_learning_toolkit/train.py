@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -45,6 +45,10 @@ TEST_SIZE = 0.2
 DEFAULT_LR = {"sgd": 0.1, "adam": 0.01, "rmsprop": 0.01}
 #: Activations a hidden layer may use (the output layer is always linear: logits/values).
 HIDDEN_ACTIVATIONS = ("tanh", "sigmoid", "relu", "leaky_relu")
+#: Start of every command-line error line (the console script's name).
+ERROR_PREFIX = "dltk-train: error: "
+#: Exit statuses: bad input (as argparse), a run that failed (training diverged), Ctrl-C.
+EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
 
 @dataclass(frozen=True)
@@ -312,6 +316,8 @@ def run_comparison(
     hidden = _check_hidden(hidden)
     activation = check_choice("activation", activation, HIDDEN_ACTIVATIONS)
     seed = check_int("seed", seed, minimum=0)
+    _check_output_directory("logdir", logdir)
+    _check_output_directory("plots_dir", plots_dir)
     if plots_dir is not None:
         from .viz.plots import require_plotting
 
@@ -384,6 +390,19 @@ def run_comparison(
     return comparison
 
 
+def _check_output_directory(name: str, path: str | os.PathLike | None) -> None:
+    """Refuse, before any training, an output directory that is an existing file."""
+    if path is None:
+        return
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise TypeError(f"{name} must be a directory path or None; got {describe(path)}.")
+    for parent in (Path(path), *Path(path).parents):
+        if parent.exists() and not parent.is_dir():
+            raise ValueError(
+                f"{name} {str(path)!r} cannot be a directory: {str(parent)!r} is a file."
+            )
+
+
 def _optimizer(name: str, lr: float) -> Optimizer:
     """A fresh optimizer ``name`` with learning rate ``lr`` (other settings: defaults)."""
     optimizer = get_optimizer(name)
@@ -452,10 +471,24 @@ def _optional_path(text: str) -> str | None:
     return None if text.lower() in ("", "none") else text
 
 
+def _fail(message: object, status: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Write ``dltk-train: error: <message>`` as one line on stderr and exit with ``status``."""
+    text = " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+    print(ERROR_PREFIX + text, file=sys.stderr)
+    raise SystemExit(status)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        _fail(f"{message} (see --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options of ``python -m deep_learning_toolkit.train``."""
     d = DEFAULTS
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m deep_learning_toolkit.train",
         description=(
             "Train one network with each finite-difference method and as its PyTorch twin "
@@ -539,7 +572,15 @@ def _existing_runs(logdir: str | None, dataset: str, names: list[str]) -> list[P
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the comparison from the command line; returns the exit status."""
+    """Run the comparison from the command line; returns the exit status (0).
+
+    Bad input (an invalid option, or a ``ValueError``, ``TypeError``, ``OSError`` such as
+    ``FileNotFoundError``, or ``ImportError`` from the library) is written as one line
+    ``dltk-train: error: ...`` on stderr and exits with status 2 (``SystemExit``, as argparse
+    does), never with a traceback; a diverged run (``FloatingPointError``) exits with status
+    1 and a Ctrl-C, after the current batch and the log flush, with status 130. Any other
+    exception is a bug and keeps its traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     methods = [name for item in args.methods for name in _comma_list(item)]
@@ -567,8 +608,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             torch_baseline=not args.no_torch,
             verbose=0 if args.quiet else 1,
         )
-    except (ImportError, ValueError, TypeError) as error:
-        parser.error(str(error))
+    except (ImportError, OSError, TypeError, ValueError) as error:
+        _fail(error)
+    except FloatingPointError as error:
+        _fail(f"training diverged: {error}", EXIT_FAILED)
+    except KeyboardInterrupt as error:
+        _fail(f"interrupted: {error}" if str(error) else "interrupted", EXIT_INTERRUPTED)
     print(describe_setup(comparison))
     print()
     print(comparison.table())

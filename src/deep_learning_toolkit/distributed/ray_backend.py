@@ -61,6 +61,8 @@ TASKS_PER_WORKER = 4
 IN_FLIGHT_PER_WORKER = 2
 #: Restarts of a dead actor, and re-runs of its tasks, before the step fails.
 MAX_RESTARTS = 3
+#: Seconds to wait for the workers to start (they queue while other work holds the CPUs).
+WORKER_START_TIMEOUT = 120.0
 #: Round trips of an empty call timed when the workers start (their median is the latency).
 LATENCY_PROBES = 5
 
@@ -250,8 +252,9 @@ class RayGradient:
     Parameters
     ----------
     num_workers : int, optional
-        Actors (one CPU each); default: the CPUs Ray has free when the first call starts
-        them.
+        Actors (one CPU each); default: all the CPUs of the Ray cluster. Workers that find
+        no free CPU wait for one (up to :data:`WORKER_START_TIMEOUT`), so inside a Ray task,
+        or beside other Ray work, pass fewer.
     overhead_factor : float
         A task is made at least this many times longer than the measured round trip of an
         empty call before the work is cut into more than one task per worker.
@@ -325,11 +328,7 @@ class RayGradient:
         self.shutdown()
         count = self.num_workers
         if count is None:
-            count = int(ray.available_resources().get("CPU", 0))
-            if count < 1:
-                raise RuntimeError(
-                    "Ray has no free CPU for gradient workers; free some, or pass num_workers."
-                )
+            count = max(1, int(ray.cluster_resources().get("CPU", 1)))
         worker = ray.remote(ShardWorker).options(
             num_cpus=1,
             max_restarts=self.max_restarts,
@@ -337,7 +336,15 @@ class RayGradient:
             scheduling_strategy="SPREAD",
         )
         self._actors = [worker.remote(configs) for _ in range(count)]
-        ray.get([actor.ping.remote() for actor in self._actors])  # wait until all are up
+        pings = [actor.ping.remote() for actor in self._actors]
+        ready, _ = ray.wait(pings, num_returns=len(pings), timeout=WORKER_START_TIMEOUT)
+        if len(ready) < len(pings):
+            self.shutdown()
+            raise RuntimeError(
+                f"only {len(ready)} of {count} Ray gradient workers (1 CPU each) started within "
+                f"{WORKER_START_TIMEOUT:g} s; other work holds the CPUs. Pass a smaller "
+                "num_workers or free the cluster."
+            )
         probes = []
         for _ in range(LATENCY_PROBES):
             started = time.perf_counter()

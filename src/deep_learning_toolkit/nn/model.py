@@ -9,8 +9,12 @@ definition.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +41,40 @@ from .losses import Loss, get_loss
 
 #: Ways to compute gradients: the batched engine, or the plain per-parameter loop.
 GRADIENT_ENGINES = ("batched", "reference")
+#: What ``fit`` does with a batch whose loss or gradient is NaN or infinite.
+NON_FINITE_ACTIONS = ("raise", "skip")
+
+
+class _InterruptFlag:
+    """Turns the first Ctrl-C (SIGINT) during ``fit`` into a request to stop after the batch.
+
+    Installed only in the main thread (where Python delivers signals) and only over a
+    callable handler (an ignored SIGINT stays ignored); a second Ctrl-C calls the previous
+    handler, which by default raises ``KeyboardInterrupt`` at once.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.where: tuple[int, int] | None = None  # (epoch, batches done in it)
+        self._previous: Any = None
+
+    def __enter__(self) -> _InterruptFlag:
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            self._previous(signum, frame)
+        self.requested = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 class Sequential:
@@ -90,6 +128,10 @@ class Sequential:
         self.memory_budget = engine.DEFAULT_MEMORY_BUDGET
         self.stop_training = False
         self.history: History | None = None
+        #: Epochs finished by ``fit`` (saved with the model; resume at this ``initial_epoch``).
+        self.epochs_completed = 0
+        self._interrupt = _InterruptFlag()
+        self._on_non_finite = "raise"
 
     # ------------------------------------------------------------------ parameters
     @property
@@ -322,6 +364,7 @@ class Sequential:
         verbose: int = 0,
         initial_epoch: int = 0,
         seed: int | None = None,
+        on_non_finite: str = "raise",
     ) -> History:
         """Train with mini-batch steps of the compiled optimizer.
 
@@ -346,10 +389,30 @@ class Sequential:
             Epoch to start at (to resume a run).
         seed : int, optional
             Seed of the mini-batch order; defaults to the model's seed.
+        on_non_finite : {"raise", "skip"}
+            What to do when a batch's loss or gradient is NaN or infinite: ``"raise"`` a
+            ``FloatingPointError`` naming the epoch, batch and parameters (the model keeps its
+            last finite parameters), or ``"skip"`` the batch (no step) and count it in the
+            epoch logs as ``skipped_batches``; an epoch whose every batch is skipped raises.
+            An optimizer step that makes the parameters non-finite always raises.
 
         Returns
         -------
         History
+
+        Raises
+        ------
+        KeyboardInterrupt
+            After a Ctrl-C (SIGINT, main thread only): training stops once the current batch
+            is finished, ``on_train_end`` of every callback runs (loggers flush and close),
+            the previous SIGINT handler is restored and the interrupt is raised again so that
+            the caller stops too. The model keeps the parameters after the last finished
+            batch; ``model.history`` holds the finished epochs and ``model.epochs_completed``
+            counts them, so the last checkpoint (see
+            :class:`~deep_learning_toolkit.training.checkpoint.ModelCheckpoint`) is the
+            resume point. A second Ctrl-C interrupts at once.
+        FloatingPointError
+            On a non-finite loss or gradient (with ``on_non_finite="raise"``) or parameters.
         """
         loss = self._require_compiled()
         X, targets = self._prepare(X, y)
@@ -360,6 +423,7 @@ class Sequential:
         )
         seed = self.seed if seed is None else check_int("seed", seed, minimum=0)
         verbose = check_int("verbose", verbose, minimum=0)
+        self._on_non_finite = check_choice("on_non_finite", on_non_finite, NON_FINITE_ACTIONS)
         validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -389,21 +453,47 @@ class Sequential:
             extra.append(ProgressBar(epochs, initial_epoch, self.stencil.name))
         callback_list = CallbackList(extra, self)
         self.stop_training = False
-        callback_list.on_train_begin({})
-        try:
-            for epoch in range(initial_epoch, epochs):
-                callback_list.on_epoch_begin(epoch, {})
-                logs = self._run_epoch(
-                    X, targets, epoch, batch_size, shuffle, seed, steps, fixed_steps, callback_list
-                )
-                if validation is not None:
-                    logs.update(self._scores(self.forward(validation[0]), validation[1], "val_"))
-                history.append(epoch, logs)
-                callback_list.on_epoch_end(epoch, logs)
-                if self.stop_training:
-                    break
-        finally:
-            callback_list.on_train_end({})
+        self._interrupt = interrupt = _InterruptFlag()
+        with interrupt:
+            callback_list.on_train_begin({})
+            try:
+                for epoch in range(initial_epoch, epochs):
+                    callback_list.on_epoch_begin(epoch, {})
+                    logs = self._run_epoch(
+                        X,
+                        targets,
+                        epoch,
+                        batch_size,
+                        shuffle,
+                        seed,
+                        steps,
+                        fixed_steps,
+                        callback_list,
+                    )
+                    if logs is None:  # interrupted within the epoch
+                        break
+                    if validation is not None:
+                        logs.update(
+                            self._scores(self.forward(validation[0]), validation[1], "val_")
+                        )
+                    history.append(epoch, logs)
+                    self.epochs_completed = epoch + 1
+                    callback_list.on_epoch_end(epoch, logs)
+                    if self.stop_training or interrupt.requested:
+                        break
+            finally:
+                callback_list.on_train_end({})
+        if interrupt.requested:
+            where = (
+                f"after {interrupt.where[1]} batch(es) of epoch {interrupt.where[0]}"
+                if interrupt.where
+                else f"at the end of epoch {self.epochs_completed - 1}"
+            )
+            raise KeyboardInterrupt(
+                f"Training interrupted (Ctrl-C) {where}; {self.epochs_completed} epoch(s) "
+                "completed. Resume from the last checkpoint with "
+                "fit(..., initial_epoch=<its epochs_completed>)."
+            )
         return history
 
     def _run_epoch(
@@ -417,17 +507,22 @@ class Sequential:
         steps: np.ndarray,
         fixed_steps: bool,
         callbacks: CallbackList,
-    ) -> dict[str, float]:
+    ) -> dict[str, float] | None:
+        """One epoch of steps; its logs, or ``None`` if a Ctrl-C stopped it between batches."""
         started = time.perf_counter()
         total_loss, evaluations, grad_norms, step_means = 0.0, 0, [], []
-        outputs = []
+        outputs, used, skipped = [], [], 0
         batches = minibatch_indices(len(X), batch_size, seed=seed, epoch=epoch, shuffle=shuffle)
-        order = np.concatenate(batches)
         for number, index in enumerate(batches):
+            if self._interrupt.requested:
+                self._interrupt.where = (epoch, number)
+                return None
             if not fixed_steps:
                 steps = resolve_steps(self.params, self.stencil, None)
             result = self._gradient(X[index], targets[index], self.stencil, steps)
-            self._check_finite(result, epoch, number)
+            if not self._check_finite(result, epoch, number):
+                skipped += 1
+                continue
             previous = self.params.copy()
             self.optimizer.step(self.params, result.gradient)
             if not np.all(np.isfinite(self.params)):
@@ -442,8 +537,15 @@ class Sequential:
             grad_norms.append(float(np.linalg.norm(result.gradient)))
             step_means.append(float(np.mean(steps)))
             outputs.append(result.outputs)
+            used.append(index)
             callbacks.on_batch_end(number, {"loss": result.loss, "size": len(index)})
-        logs = {"loss": total_loss / len(X)}
+        if not used:
+            raise FloatingPointError(
+                f"Every batch of epoch {epoch} had a non-finite loss or gradient and was "
+                "skipped; the model keeps its last finite parameters."
+            )
+        order = np.concatenate(used)
+        logs = {"loss": total_loss / len(order)}
         predictions = self.loss.transform(np.concatenate(outputs))
         for name in self.metrics:
             logs[name] = get_metric(name)(predictions, targets[order], self.loss.task)
@@ -454,9 +556,15 @@ class Sequential:
             fd_step=float(np.mean(step_means)),
             seconds=time.perf_counter() - started,
         )
+        if self._on_non_finite == "skip":
+            logs["skipped_batches"] = float(skipped)
         return logs
 
-    def _check_finite(self, result: engine.EngineResult, epoch: int, batch: int) -> None:
+    def _check_finite(self, result: engine.EngineResult, epoch: int, batch: int) -> bool:
+        """True if the batch's loss and gradient are finite; else raise, or False to skip."""
+        finite = np.isfinite(result.loss) and np.all(np.isfinite(result.gradient))
+        if finite or self._on_non_finite == "skip":
+            return bool(finite)
         if not np.isfinite(result.loss):
             raise FloatingPointError(
                 f"The loss became {result.loss} in epoch {epoch}, batch {batch}; the model keeps "
@@ -470,8 +578,20 @@ class Sequential:
                 f"parameter(s) ({names}{', ...' if bad.size > 5 else ''}); the model keeps its "
                 "last finite parameters."
             )
+        return True
 
     # ------------------------------------------------------------------ misc
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save to one file, atomically: see :func:`deep_learning_toolkit.io.save_model`.
+
+        The file holds the architecture, parameters, compile settings, optimizer state,
+        ``epochs_completed`` and ``history``; ``deep_learning_toolkit.load_model(path)``
+        rebuilds a model that continues training bit for bit.
+        """
+        from ..io import save_model
+
+        return save_model(self, path)
+
     def config(self) -> dict[str, Any]:
         """Architecture: enough to rebuild the model (parameters aside)."""
         return {"layers": [layer.config() for layer in self.layers], "seed": self.seed}

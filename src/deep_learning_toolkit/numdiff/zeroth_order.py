@@ -240,7 +240,8 @@ def get_zeroth_order(method: str | ZerothOrder, **options: object) -> ZerothOrde
         raise ValueError(
             f"Unknown zeroth-order option(s) {unknown}; valid ones are {list(_OPTIONS)}."
         )
-    return dataclasses.replace(spec, **{**parsed, **options})
+    changes = {**parsed, **options}
+    return dataclasses.replace(spec, **changes) if changes else spec
 
 
 def step_seed(seed: int, epoch: int, batch: int) -> int:
@@ -268,28 +269,42 @@ def step_seed(seed: int, epoch: int, batch: int) -> int:
 
 
 # --------------------------------------------------------------------------- directions
-def _direction_blocks(
-    distribution: str, seed: int, k: int, size: int
-) -> Iterator[tuple[slice, np.ndarray]]:
-    """Yield ``(slice, z[slice])`` blocks of direction ``k``; the block array is reused.
+class _Direction:
+    """Direction ``k`` of a step, regenerated block by block on every pass.
 
-    Direction ``k`` of a step comes from ``np.random.default_rng([seed, k])`` in blocks of
-    :data:`BLOCK` entries, so every pass regenerates the same values.
+    The values come from ``np.random.default_rng([seed, k])`` in blocks of :data:`BLOCK`
+    entries; each pass rewinds the generator to its start, so every pass sees the same
+    direction. A direction of at most one block is generated once and kept (that block is
+    the only memory a direction ever holds).
     """
-    rng = np.random.default_rng([seed, k])
-    buffer = np.empty(min(BLOCK, size))
-    bound = DIRECTION_BOUND[distribution]
-    for start in range(0, size, BLOCK):
-        stop = min(start + BLOCK, size)
-        z = buffer[: stop - start]
-        if distribution == "rademacher":
-            bits = np.unpackbits(np.frombuffer(rng.bytes((len(z) + 7) // 8), dtype=np.uint8))
-            np.multiply(bits[: len(z)], -2.0, out=z)
-            z += 1.0
-        else:
-            rng.standard_normal(out=z)
-            np.clip(z, -bound, bound, out=z)
-        yield slice(start, stop), z
+
+    def __init__(self, distribution: str, seed: int, k: int, size: int) -> None:
+        self.distribution = distribution
+        self.size = size
+        self.rng = np.random.default_rng([seed, k])
+        self.start = self.rng.bit_generator.state
+        self.buffer = np.empty(min(BLOCK, size))
+        self.kept = False
+
+    def blocks(self) -> Iterator[tuple[slice, np.ndarray]]:
+        """Yield ``(slice, z[slice])``; the block array is reused and must not be modified."""
+        if self.kept:
+            yield slice(0, self.size), self.buffer
+            return
+        self.rng.bit_generator.state = self.start
+        for start in range(0, self.size, BLOCK):
+            stop = min(start + BLOCK, self.size)
+            z = self.buffer[: stop - start]
+            if self.distribution == "rademacher":
+                random = np.frombuffer(self.rng.bytes((len(z) + 7) // 8), dtype=np.uint8)
+                np.multiply(np.unpackbits(random, count=len(z)), -2.0, out=z)
+                z += 1.0
+            else:
+                self.rng.standard_normal(out=z)
+                bound = DIRECTION_BOUND[self.distribution]
+                np.clip(z, -bound, bound, out=z)
+            yield slice(start, stop), z
+        self.kept = self.size <= BLOCK
 
 
 def direction(spec: ZerothOrder | str, seed: int, k: int, size: int) -> np.ndarray:
@@ -302,7 +317,7 @@ def direction(spec: ZerothOrder | str, seed: int, k: int, size: int) -> np.ndarr
     k = check_int("k", k, minimum=0)
     size = check_int("size", size, minimum=1)
     out = np.empty(size)
-    for part, z in _direction_blocks(spec.distribution, _check_seed(seed), k, size):
+    for part, z in _Direction(spec.distribution, _check_seed(seed), k, size).blocks():
         out[part] = z
     return out
 
@@ -354,19 +369,23 @@ def snap_to_grid(theta: np.ndarray, quantum: float) -> None:
 
 
 def _shift(
-    flat: np.ndarray, spec: ZerothOrder, seed: int, k: int, quantum: float, times: int
+    flat: np.ndarray, spec: ZerothOrder, z_k: _Direction, quantum: float, times: int
 ) -> None:
     """``flat += times * d_k`` exactly, with ``d_k = rint(scale * z_k / q) * q`` regenerated."""
     ratio = spec.scale / quantum
     if spec.distribution == "rademacher":
         ratio = float(np.rint(ratio))  # the shift is +-rint(h/q) q, the same for every entry
     factor = times * quantum
-    for part, z in _direction_blocks(spec.distribution, seed, k, flat.size):
-        z *= ratio
-        if spec.distribution == "gaussian":
-            np.rint(z, out=z)
-        z *= factor
-        flat[part] += z
+    scratch = np.empty(min(BLOCK, flat.size))
+    for part, z in z_k.blocks():
+        d = scratch[: part.stop - part.start]
+        if spec.distribution == "rademacher":
+            np.multiply(z, ratio * factor, out=d)  # +-1 times a multiple of q: exact
+        else:
+            np.multiply(z, ratio, out=d)
+            np.rint(d, out=d)
+            d *= factor
+        flat[part] += d
 
 
 # --------------------------------------------------------------------------- estimates
@@ -504,19 +523,20 @@ def _slopes(
     plus = np.empty(n)
     minus = np.empty(n) if spec.two_sided else None
     for k in range(n):
+        z_k = _Direction(spec.distribution, seed, k, flat.size)
         offset = 0  # multiples of d_k currently added, undone if f raises
         try:
-            _shift(flat, spec, seed, k, quantum, 1)
+            _shift(flat, spec, z_k, quantum, 1)
             offset = 1
             plus[k] = _evaluate(f, theta, f"theta + h*z_{k}")
             if spec.two_sided:
-                _shift(flat, spec, seed, k, quantum, -2)
+                _shift(flat, spec, z_k, quantum, -2)
                 offset = -1
                 minus[k] = _evaluate(f, theta, f"theta - h*z_{k}")
             evaluations += 2 if spec.two_sided else 1
         finally:
             if offset:
-                _shift(flat, spec, seed, k, quantum, -offset)
+                _shift(flat, spec, z_k, quantum, -offset)
     if spec.distribution == "rademacher":
         scale = float(np.rint(spec.scale / quantum)) * quantum
     else:
@@ -531,7 +551,7 @@ def _combined_blocks(estimate: ZerothOrderEstimate) -> Iterator[tuple[slice, np.
     """Yield ``(slice, ghat[slice])`` blocks of ``mean_k(slopes[k] * z_k)``, regenerated."""
     spec = estimate.spec
     streams = [
-        _direction_blocks(spec.distribution, estimate.seed, k, estimate.size)
+        _Direction(spec.distribution, estimate.seed, k, estimate.size).blocks()
         for k in range(spec.n_directions)
     ]
     weights = estimate.slopes / spec.n_directions

@@ -1,6 +1,7 @@
 """Training utilities: History, callbacks and metrics."""
 
 from .callbacks import Callback, CallbackList, EarlyStopping, ProgressBar
+from .checkpoint import ModelCheckpoint
 from .history import History
 from .metrics import METRICS, get_metric
 from .tensorboard import TensorBoardLogger
@@ -11,6 +12,7 @@ __all__ = [
     "CallbackList",
     "EarlyStopping",
     "History",
+    "ModelCheckpoint",
     "ProgressBar",
     "TensorBoardLogger",
     "get_metric",

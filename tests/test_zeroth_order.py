@@ -1,0 +1,369 @@
+"""Tests of the zeroth-order estimators (SPSA, Gaussian smoothing) and their in-place passes.
+
+References: the exact gradient of a quadratic, torch autograd in float64 for a network, and
+the bits of the parameters before and after the perturbation passes.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import deep_learning_toolkit as dlt
+from deep_learning_toolkit.numdiff import zeroth_order as zo
+from deep_learning_toolkit.optim import SGD
+
+VARIANTS = [
+    "spsa",
+    "gaussian",
+    "spsa:two_sided=false",
+    "gaussian:two_sided=false",
+]
+
+
+def quadratic(size: int, seed: int = 0):
+    """``f(x) = x.A.x / 2 + b.x`` with a random symmetric ``A``, and its gradient."""
+    rng = np.random.default_rng(seed)
+    M = rng.normal(size=(size, size))
+    A = (M + M.T) / 2
+    b = rng.normal(size=size)
+
+    def f(x: np.ndarray) -> float:
+        return float(0.5 * x @ A @ x + b @ x)
+
+    return f, (lambda x: A @ x + b)
+
+
+def bits(x: np.ndarray) -> np.ndarray:
+    return x.view(np.uint64).copy()
+
+
+def awkward_theta(size: int, seed: int = 0) -> np.ndarray:
+    """Parameters on which naive ``x + hz - 2hz + hz`` loses bits: tiny, huge, subnormal, -0."""
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(0.0, 0.05, size)
+    theta[: size // 4] = rng.normal(0.0, 1e-5, size // 4)
+    quarter = slice(size // 4, size // 2)
+    theta[quarter] = 10.0 ** rng.uniform(-315, 3, size // 4) * rng.choice([-1, 1], size // 4)
+    theta[:5] = 0.0
+    theta[5:10] = -0.0
+    return theta
+
+
+# --------------------------------------------------------------------------- estimators
+@pytest.mark.parametrize("method", VARIANTS)
+def test_estimators_are_unbiased_for_a_quadratic(method):
+    f, grad = quadratic(5)
+    x = np.array([0.3, -1.2, 0.8, 0.05, 2.0])
+    truth = grad(x)
+    spec = zo.get_zeroth_order(method, scale=0.05)
+    samples = np.array([zo.zeroth_order_gradient(f, x.copy(), spec, seed) for seed in range(4000)])
+    mean = samples.mean(axis=0)
+    stderr = samples.std(axis=0, ddof=1) / np.sqrt(len(samples))
+    # 4.5 standard errors: a false alarm about once in 10^5 per entry.
+    assert np.all(np.abs(mean - truth) < 4.5 * stderr), (mean, truth, stderr)
+    assert np.all(stderr > 0)
+    assert np.all(4.5 * stderr < 0.1 * np.linalg.norm(truth))  # the test has power
+
+
+@pytest.mark.parametrize("method", ["spsa", "gaussian"])
+def test_two_sided_slope_is_the_exact_directional_derivative_of_a_quadratic(method):
+    f, grad = quadratic(40, seed=3)
+    x = np.random.default_rng(1).normal(size=40)
+    estimate = zo.directional_slopes(f, x, zo.get_zeroth_order(method, n_directions=3), seed=11)
+    for k in range(3):
+        z = zo.direction(method, 11, k, 40)
+        # The central difference of a quadratic has no truncation error; what is left is the
+        # rounding of f (~1e-16 |f| / h) and the grid rounding of gaussian shifts (~1e-13).
+        assert estimate.slopes[k] == pytest.approx(z @ grad(x), rel=1e-9, abs=1e-9)
+    assert estimate.evaluations == 6 and estimate.value is None
+
+
+def test_one_sided_slope_has_the_expected_second_order_term():
+    f, grad = quadratic(10, seed=4)
+    x = np.linspace(-1.0, 1.0, 10)
+    spec = zo.get_zeroth_order("gaussian:two_sided=false,scale=0.01")
+    estimate = zo.directional_slopes(f, x, spec, seed=5)
+    z = zo.direction(spec, 5, 0, 10)
+    A_z = grad(z) - grad(np.zeros(10))
+    # (f(x + hz) - f(x)) / h = z.g + (h/2) z.A.z for a quadratic
+    expected = z @ grad(x) + 0.5 * spec.scale * z @ A_z
+    assert estimate.slopes[0] == pytest.approx(expected, rel=1e-8)
+    assert estimate.value == pytest.approx(f(x)) and estimate.evaluations == 2
+
+
+def test_n_directions_average_the_single_direction_estimates():
+    f, _ = quadratic(7)
+    x = np.ones(7)
+    many = zo.zeroth_order_gradient(f, x.copy(), "gaussian:n_directions=3", seed=9)
+    estimate = zo.directional_slopes(f, x.copy(), "gaussian:n_directions=3", seed=9)
+    singles = [estimate.slopes[k] * zo.direction("gaussian", 9, k, 7) for k in range(3)]
+    np.testing.assert_allclose(many, np.mean(singles, axis=0), rtol=1e-13, atol=1e-13)
+
+
+def test_rademacher_directions_are_signs_and_gaussian_ones_look_normal():
+    z = zo.direction("spsa", 0, 0, 100_003)  # not a multiple of the block size
+    assert set(np.unique(z)) == {-1.0, 1.0}
+    assert abs(z.mean()) < 0.02
+    g = zo.direction("gaussian", 0, 0, 200_000)
+    assert abs(g.mean()) < 0.01 and abs(g.std() - 1.0) < 0.01
+    assert abs(np.mean(g**4) - 3.0) < 0.05  # kurtosis of a normal
+    np.testing.assert_array_equal(g, zo.direction("gaussian", 0, 0, 200_000))
+    assert not np.array_equal(g, zo.direction("gaussian", 0, 1, 200_000))
+    assert not np.array_equal(g, zo.direction("gaussian", 1, 0, 200_000))
+
+
+# --------------------------------------------------------------------------- exact replay
+@pytest.mark.parametrize("method", VARIANTS + ["gaussian:n_directions=3,scale=0.3"])
+def test_passes_restore_the_parameters_bit_for_bit(method):
+    theta = awkward_theta(300_000)
+    spec = zo.get_zeroth_order(method)
+    quantum = zo.perturbation_grid(theta, spec)
+    zo.snap_to_grid(theta, quantum)
+    before = bits(theta)
+    seen = []
+    estimate = zo.directional_slopes(
+        lambda v: seen.append(float(v @ v)) or seen[-1], theta, spec, 21
+    )
+    np.testing.assert_array_equal(bits(theta), before)
+    assert len(seen) == estimate.evaluations
+    assert len(set(seen)) == len(seen)  # f really saw perturbed parameters
+
+
+def test_naive_replay_is_not_exact_on_the_same_parameters():
+    # What the grid is for: MeZO's x + hz - 2hz + hz changes bits of such parameters.
+    theta = awkward_theta(100_000)
+    z = zo.direction("gaussian", 21, 0, theta.size)
+    naive = theta + 1e-3 * z
+    naive -= 2e-3 * z
+    naive += 1e-3 * z
+    assert np.count_nonzero(bits(naive) != bits(theta)) > 1000
+
+
+def test_snap_moves_entries_by_at_most_half_a_quantum_and_is_idempotent():
+    theta = awkward_theta(50_000)
+    original = theta.copy()
+    quantum = zo.perturbation_grid(theta, "spsa")
+    assert quantum == 2.0**-43  # max|theta| + 2h just under 1000 < 2**10 = 2**53 q
+    zo.snap_to_grid(theta, quantum)
+    assert np.max(np.abs(theta - original)) <= quantum / 2
+    assert np.all(theta / quantum == np.rint(theta / quantum))
+    snapped = bits(theta)
+    zo.snap_to_grid(theta, quantum)
+    np.testing.assert_array_equal(bits(theta), snapped)
+    # a step's own snap leaves on-grid parameters untouched
+    zo.directional_slopes(lambda v: float(v.sum()), theta, "spsa", 0)
+    np.testing.assert_array_equal(bits(theta), snapped)
+
+
+def test_parameters_are_restored_when_f_raises():
+    theta = awkward_theta(10_000)
+    zo.snap_to_grid(theta, zo.perturbation_grid(theta, "spsa"))
+    before = bits(theta)
+    calls = []
+
+    def failing(v: np.ndarray) -> float:
+        calls.append(1)
+        if len(calls) == 2:  # at theta - h z
+            raise RuntimeError("black box failed")
+        return 0.0
+
+    with pytest.raises(RuntimeError, match="black box failed"):
+        zo.directional_slopes(failing, theta, "spsa", 3)
+    np.testing.assert_array_equal(bits(theta), before)
+    with pytest.raises(ValueError, match=r"f returned nan at theta \+ h\*z_0"):
+        zo.directional_slopes(lambda v: float("nan"), theta, "spsa", 3)
+    np.testing.assert_array_equal(bits(theta), before)
+
+
+# --------------------------------------------------------------------------- updates
+def test_lean_sgd_update_matches_sgd_on_the_full_estimate():
+    f, _ = quadratic(30, seed=2)
+    theta = np.random.default_rng(0).normal(size=30)
+    estimate = zo.directional_slopes(f, theta, "gaussian:n_directions=4", seed=8)
+    full = zo.estimate_gradient(estimate)
+    reference = theta.copy()
+    SGD(lr=0.01).step(reference, full)
+    norm = zo.sgd_update(theta, estimate, lr=0.01)
+    np.testing.assert_allclose(theta, reference, rtol=1e-15, atol=1e-16)
+    assert norm == pytest.approx(np.linalg.norm(full), rel=1e-12)
+
+
+def test_zeroth_order_step_uses_no_parameter_sized_memory():
+    size = 1_000_000  # 8 MB of parameters
+
+    def f(v: np.ndarray) -> float:
+        return float(v @ v)  # allocates nothing
+
+    theta = np.random.default_rng(0).normal(size=size)
+    tracemalloc.start()
+    try:
+        zo.zeroth_order_step(f, theta, 1e-3, "gaussian:n_directions=2", seed=1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * zo.BLOCK * 8 + 100_000  # a few 512 KiB blocks, not 8 MB
+
+
+def test_training_a_black_box_with_spsa_lowers_its_loss():
+    rng = np.random.default_rng(0)
+    # convex, so that there is a minimum to approach so that there is a minimum to approach
+    Q = rng.normal(size=(20, 20))
+    A = Q @ Q.T / 20 + np.eye(20)
+    b = rng.normal(size=20)
+    theta = np.zeros(20)
+
+    def loss(x: np.ndarray) -> float:
+        return float(0.5 * x @ A @ x + b @ x)
+
+    best = loss(np.linalg.solve(A, -b))
+    start = loss(theta)
+    for step in range(1500):
+        zo.zeroth_order_step(loss, theta, 0.02, "spsa", seed=zo.step_seed(0, 0, step))
+    assert loss(theta) - best < 0.01 * (start - best)
+
+
+# --------------------------------------------------------------------------- Sequential
+@pytest.fixture
+def network():
+    rng = np.random.default_rng(0)
+    model = dlt.Sequential([dlt.Dense(4, 6, activation="tanh"), dlt.Dense(6, 3)], seed=1)
+    model.compile(loss="cross_entropy", metrics=["accuracy"])
+    X = rng.normal(size=(12, 4))
+    y = rng.integers(0, 3, size=12)
+    return model, X, model.loss.prepare_targets(y, 3)
+
+
+def test_sequential_helper_slopes_match_torch_autograd(network):
+    torch = pytest.importorskip("torch")
+    model, X, targets = network
+    spec = zo.get_zeroth_order("spsa:n_directions=2,scale=1e-4")
+    result = zo.sequential_zeroth_order(
+        model.layers, model.params, X, targets, model.loss, spec, seed=4
+    )
+    # the same loss in torch, float64, on the (snapped) parameters
+    theta = torch.tensor(model.params, dtype=torch.float64, requires_grad=True)
+    W1 = theta[:24].reshape(4, 6)
+    b1 = theta[24:30]
+    W2 = theta[30:48].reshape(6, 3)
+    b2 = theta[48:51]
+    logits = torch.tanh(torch.tensor(X) @ W1 + b1) @ W2 + b2
+    value = torch.nn.functional.cross_entropy(logits, torch.tensor(targets))
+    value.backward()
+    exact = theta.grad.numpy()
+    assert result.loss == pytest.approx(value.item(), rel=1e-14)
+    for k in range(2):
+        z = zo.direction(spec, 4, k, model.num_parameters)
+        # two-sided error O(h^2) = 1e-8 relative
+        assert result.estimate.slopes[k] == pytest.approx(z @ exact, rel=1e-6)
+    np.testing.assert_allclose(
+        result.gradient, zo.estimate_gradient(result.estimate), rtol=0, atol=0
+    )
+    assert result.evaluations == 5
+    np.testing.assert_allclose(result.outputs, model.forward(X), rtol=0, atol=0)
+
+
+def test_sequential_helper_restores_params_and_can_skip_the_gradient(network):
+    model, X, targets = network
+    zo.snap_to_grid(model.params, zo.perturbation_grid(model.params, "gaussian"))
+    before = bits(model.params)
+    result = zo.sequential_zeroth_order(
+        model.layers, model.params, X, targets, model.loss, "gaussian", 0, gradient=False
+    )
+    assert result.gradient is None
+    np.testing.assert_array_equal(bits(model.params), before)
+    zo.sgd_update(model.params, result.estimate, 0.1)
+    assert not np.array_equal(bits(model.params), before)
+
+
+def test_spsa_trains_a_small_network():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    y = (X[:, 0] * X[:, 1] > 0).astype(int)  # XOR of signs: needs the hidden layer
+    model = dlt.Sequential([dlt.Dense(2, 16, activation="tanh"), dlt.Dense(16, 2)], seed=0)
+    model.compile(loss="cross_entropy", optimizer=dlt.optim.Adam(lr=0.02), metrics=["accuracy"])
+    targets = model.loss.prepare_targets(y, 2)
+    start = model.evaluate(X, y)["loss"]
+    for step in range(600):
+        result = zo.sequential_zeroth_order(
+            model.layers, model.params, X, targets, model.loss, "spsa:n_directions=2", step
+        )
+        model.optimizer.step(model.params, result.gradient)
+    scores = model.evaluate(X, y)
+    assert scores["loss"] < 0.5 * start
+    assert scores["accuracy"] > 0.9
+
+
+# --------------------------------------------------------------------------- specs
+def test_named_methods_and_options_round_trip():
+    assert zo.get_zeroth_order("spsa") == zo.ZerothOrder("rademacher")
+    assert zo.get_zeroth_order("gaussian").distribution == "gaussian"
+    spec = zo.get_zeroth_order("gaussian: n_directions=8, two_sided=false, scale=1e-2, seed=3")
+    assert spec == zo.ZerothOrder("gaussian", False, 8, 0.01, 3)
+    assert zo.get_zeroth_order(spec.label) == spec
+    assert zo.get_zeroth_order("spsa").label == "spsa"
+    assert zo.get_zeroth_order(spec, n_directions=2).n_directions == 2
+    assert zo.get_zeroth_order("spsa", scale=0.1).scale == 0.1
+    assert zo.ZerothOrder(**spec.config()) == spec
+    assert spec.perturbed_evaluations == 8
+    assert zo.get_zeroth_order("spsa:n_directions=3").perturbed_evaluations == 6
+    assert zo.is_zeroth_order("spsa") and zo.is_zeroth_order("gaussian:scale=1")
+    assert zo.is_zeroth_order(spec)
+    assert not zo.is_zeroth_order("central") and not zo.is_zeroth_order(3)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: zo.get_zeroth_order("sspa"), ValueError, "valid names are"),
+        (lambda: zo.get_zeroth_order(3), TypeError, "got 3"),
+        (lambda: zo.get_zeroth_order("spsa:n=3"), ValueError, "key in"),
+        (lambda: zo.get_zeroth_order("spsa:n_directions"), ValueError, "key=value"),
+        (lambda: zo.get_zeroth_order("spsa:n_directions=two"), ValueError, "an integer"),
+        (lambda: zo.get_zeroth_order("spsa:two_sided=maybe"), ValueError, "true or false"),
+        (lambda: zo.get_zeroth_order("spsa:scale=-1"), ValueError, "scale must be > 0"),
+        (lambda: zo.get_zeroth_order("spsa", distribution="gaussian"), ValueError, "Unknown"),
+        (lambda: zo.ZerothOrder("uniform"), ValueError, "Unknown distribution 'uniform'"),
+        (lambda: zo.ZerothOrder(n_directions=0), ValueError, "n_directions must be >= 1"),
+        (lambda: zo.ZerothOrder(two_sided="yes"), TypeError, "two_sided must be True or False"),
+        (lambda: zo.ZerothOrder(scale=float("inf")), ValueError, "scale must be finite"),
+        (lambda: zo.ZerothOrder(seed=-1), ValueError, "seed must be >= 0"),
+    ],
+)
+def test_bad_specs_raise_clear_errors(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_bad_inputs_raise_clear_errors():
+    f = lambda v: float(v.sum())  # noqa: E731
+    with pytest.raises(TypeError, match="float64 NumPy array"):
+        zo.directional_slopes(f, [1.0, 2.0], "spsa", 0)
+    with pytest.raises(TypeError, match="float64 NumPy array"):
+        zo.directional_slopes(f, np.ones(3, dtype=np.float32), "spsa", 0)
+    with pytest.raises(ValueError, match="C-contiguous and writable"):
+        zo.directional_slopes(f, np.ones(6)[::2], "spsa", 0)
+    with pytest.raises(ValueError, match="theta contains nan at index 1"):
+        zo.directional_slopes(f, np.array([1.0, np.nan]), "spsa", 0)
+    with pytest.raises(TypeError, match="f must be callable"):
+        zo.directional_slopes("f", np.ones(3), "spsa", 0)
+    with pytest.raises(TypeError, match="f must return a real scalar"):
+        zo.directional_slopes(lambda v: "x", np.ones(3), "spsa", 0)
+    with pytest.raises(ValueError, match="scale=1e-20 is too small"):
+        zo.directional_slopes(f, np.ones(3), "spsa:scale=1e-20", 0)
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        zo.directional_slopes(f, np.ones(3), "spsa", -1)
+    estimate = zo.directional_slopes(f, np.ones(3), "spsa", 0)
+    with pytest.raises(ValueError, match="theta must have 3 entries"):
+        zo.sgd_update(np.ones(4), estimate, 0.1)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        zo.sgd_update(np.ones(3), estimate, 0.0)
+
+
+def test_step_seeds_are_reproducible_and_distinct():
+    assert zo.step_seed(0, 1, 2) == zo.step_seed(0, 1, 2)
+    seeds = {zo.step_seed(s, e, b) for s in range(3) for e in range(5) for b in range(20)}
+    assert len(seeds) == 300
+    assert all(0 <= s < 2**63 for s in seeds)
