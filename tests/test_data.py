@@ -63,7 +63,7 @@ def test_friedman_depends_on_seed():
 
 
 def test_unknown_dataset_lists_valid_names():
-    with pytest.raises(ValueError, match=r"name.*'mnist'.*iris.*friedman"):
+    with pytest.raises(ValueError, match=r"Unknown dataset 'mnist'.*iris.*friedman"):
         load_dataset("mnist")
 
 

@@ -145,7 +145,7 @@ def load_dataset(name: str, *, seed: int = 0) -> Dataset:
     ImportError
         If scikit-learn is not installed.
     """
-    check_choice("name", name, DATASETS)
+    check_choice("dataset", name, DATASETS)
     seed = check_int("seed", seed, minimum=0)
     sk = _import_sklearn_datasets()
     if name == "iris":

@@ -33,7 +33,7 @@ import numpy as np
 from .._validation import check_array, check_choice, check_int, describe
 from . import complex_step
 from .fornberg import EPS
-from .richardson import error_estimate, richardson_stencil
+from .richardson import MAX_LEVELS, error_estimate, richardson_stencil
 from .stencils import ComplexStep, Stencil, get_method
 from .steps import STEP_RULES, default_steps, resolve_steps, step_ladder
 
@@ -192,7 +192,7 @@ def gradient_details(
     if not callable(f):
         raise TypeError(f"f must be callable; got {describe(f)}.")
     x = check_array("x", x, allow_empty=False)
-    richardson = check_int("richardson", richardson, minimum=0)
+    richardson = check_int("richardson", richardson, minimum=0, maximum=MAX_LEVELS)
     if isinstance(method, ComplexStep):
         if richardson:
             raise ValueError(

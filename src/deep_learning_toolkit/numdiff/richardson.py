@@ -78,7 +78,7 @@ def richardson_stencil(stencil: Stencil, levels: int) -> Stencil:
     >>> s.offsets, s.order
     ((-2.0, -1.0, 1.0, 2.0), 4)
     """
-    levels = check_int("richardson", levels, minimum=0, maximum=MAX_LEVELS)
+    levels = check_int("levels", levels, minimum=0, maximum=MAX_LEVELS)
     if levels == 0:
         return stencil
     base = stencil.formula

@@ -282,7 +282,7 @@ class _Direction:
         self.distribution = distribution
         self.size = size
         self.rng = np.random.default_rng([seed, k])
-        self.start = self.rng.bit_generator.state
+        self.start: dict | None = None  # the generator's state before the first block
         self.buffer = np.empty(min(BLOCK, size))
         self.kept = False
 
@@ -291,7 +291,10 @@ class _Direction:
         if self.kept:
             yield slice(0, self.size), self.buffer
             return
-        self.rng.bit_generator.state = self.start
+        if self.start is not None:
+            self.rng.bit_generator.state = self.start
+        elif self.size > BLOCK:
+            self.start = self.rng.bit_generator.state
         for start in range(0, self.size, BLOCK):
             stop = min(start + BLOCK, self.size)
             z = self.buffer[: stop - start]

@@ -155,7 +155,7 @@ class Optimizer:
         if state["optimizer"] != self.name:
             raise ValueError(
                 f"state is for optimizer {state['optimizer']!r}, not {self.name!r}; "
-                f"load it into a {type(self).__name__} created for that optimizer."
+                f"load it into an optimizer of that class, not {type(self).__name__}."
             )
         hp = dict(state["hyperparameters"])
         hp.pop("optimizer", None)

@@ -21,6 +21,17 @@ if TYPE_CHECKING:
 Logs = dict[str, Any]
 
 
+def monitor_maximizes(monitor: str, mode: str) -> bool:
+    """Whether larger values of ``monitor`` are better.
+
+    ``mode`` is ``"min"``, ``"max"`` or ``"auto"``; ``auto`` takes larger as better for
+    accuracy- and R^2-like keys and smaller for everything else (losses, errors).
+    """
+    if mode != "auto":
+        return mode == "max"
+    return any(word in monitor for word in ("acc", "r2"))
+
+
 class Callback:
     """Base class; every hook does nothing by default."""
 
@@ -113,11 +124,6 @@ class EarlyStopping(Callback):
         self.wait = 0
         self.stopped_epoch: int | None = None
 
-    def _maximize(self) -> bool:
-        if self.mode != "auto":
-            return self.mode == "max"
-        return any(word in self.monitor for word in ("acc", "r2"))
-
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self.best, self.best_epoch, self.best_params = None, None, None
         self.wait, self.stopped_epoch = 0, None
@@ -130,7 +136,7 @@ class EarlyStopping(Callback):
                 f"{sorted(logs)}."
             )
         value = float(logs[self.monitor])
-        sign = -1.0 if self._maximize() else 1.0
+        sign = -1.0 if monitor_maximizes(self.monitor, self.mode) else 1.0
         if self.best is None or sign * (value - self.best) < -self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights and self.model is not None:

@@ -14,15 +14,7 @@ import string
 from pathlib import Path
 
 from .._validation import check_choice, describe
-from .callbacks import Callback, Logs
-
-
-def monitor_maximizes(monitor: str, mode: str) -> bool:
-    """Whether larger values of ``monitor`` are better: ``mode`` ``"max"``, or ``"auto"`` for
-    accuracy- and R^2-like keys (the rule of :class:`~.callbacks.EarlyStopping`)."""
-    if mode != "auto":
-        return mode == "max"
-    return any(word in monitor for word in ("acc", "r2"))
+from .callbacks import Callback, Logs, monitor_maximizes
 
 
 class ModelCheckpoint(Callback):
