@@ -99,6 +99,7 @@ def test_split_tasks_never_makes_more_tasks_than_parameters() -> None:
 
 
 def test_local_backend_never_imports_ray() -> None:
+    pytest.importorskip("sklearn")
     code = (
         "import sys, deep_learning_toolkit.distributed as d;"
         "from deep_learning_toolkit.numdiff import engine;"
@@ -328,6 +329,7 @@ def test_a_failed_trial_is_reported_and_the_others_finish(ray_cluster, tmp_path:
     assert bad_lr.config["lr"] == -1.0
     assert bad_lr.error.startswith("ValueError: ") and "lr" in bad_lr.error
     assert "Traceback" in bad_lr.traceback
+    assert isinstance(bad_lr.exception, ValueError) and str(bad_lr.exception) in bad_lr.error
     assert typo.error.startswith("ValueError: Unknown method 'seventh_point'")
     assert typo.config["method"] == "seventh_point"
     assert (tmp_path / "plots" / "sweep.png").stat().st_size > 0

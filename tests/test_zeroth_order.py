@@ -94,12 +94,17 @@ def test_one_sided_slope_has_the_expected_second_order_term():
     assert estimate.value == pytest.approx(f(x)) and estimate.evaluations == 2
 
 
-def test_n_directions_average_the_single_direction_estimates():
-    f, _ = quadratic(7)
-    x = np.ones(7)
-    many = zo.zeroth_order_gradient(f, x.copy(), "gaussian:n_directions=3", seed=9)
-    estimate = zo.directional_slopes(f, x.copy(), "gaussian:n_directions=3", seed=9)
-    singles = [estimate.slopes[k] * zo.direction("gaussian", 9, k, 7) for k in range(3)]
+@pytest.mark.parametrize("method", ["spsa", "gaussian"])
+@pytest.mark.parametrize("size", [7, 2 * zo.BLOCK + 5])  # one kept block; regenerated blocks
+def test_n_directions_average_the_single_direction_estimates(method, size):
+    def f(x: np.ndarray) -> float:
+        return float(x @ x + x[:3].sum())
+
+    x = np.linspace(-1.0, 1.0, size)
+    spec = zo.get_zeroth_order(method, n_directions=3)
+    many = zo.zeroth_order_gradient(f, x.copy(), spec, seed=9)
+    estimate = zo.directional_slopes(f, x.copy(), spec, seed=9)
+    singles = [estimate.slopes[k] * zo.direction(spec, 9, k, size) for k in range(3)]
     np.testing.assert_allclose(many, np.mean(singles, axis=0), rtol=1e-13, atol=1e-13)
 
 

@@ -6,7 +6,8 @@
 ...               method="five_point_midpoint", metrics=["accuracy"])
 """
 
-from . import data, numdiff, optim, training, viz
+from . import data, distributed, numdiff, optim, training, viz
+from .distributed import sweep
 from .io import load_model, save_model
 from .nn import Dense, Sequential
 from .numdiff.check import check_gradient, check_model_gradient
@@ -26,7 +27,9 @@ __all__ = [
     "check_model_gradient",
     "load_model",
     "save_model",
+    "sweep",
     "data",
+    "distributed",
     "numdiff",
     "optim",
     "training",

@@ -18,6 +18,7 @@ the mean squared error, and reports R^2, which the scaling does not change. Run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ import numpy as np
 from ._validation import check_choice, check_int, describe
 from .baselines.torch_twin import TWIN_NAME, require_torch, train_torch_twin
 from .data import StandardScaler, load_dataset, train_test_split
+from .distributed import BACKENDS, check_backend, ray_session, sweep
 from .nn import Dense, Sequential
 from .numdiff import METHODS
 from .numdiff.stencils import get_stencil
@@ -273,6 +275,7 @@ def run_comparison(
     plots_dir: str | os.PathLike | None = None,
     torch_baseline: bool = True,
     verbose: int = 0,
+    backend: str = "local",
 ) -> Comparison:
     """Train one network with each finite-difference method and as its PyTorch twin.
 
@@ -302,7 +305,11 @@ def run_comparison(
         Train the PyTorch twin too; skipped, with the reason in ``torch_skipped``, when
         torch is not installed.
     verbose : int
-        ``1`` shows a progress bar per run.
+        ``1`` shows a progress bar per run (local backend only).
+    backend : {"local", "ray"}
+        Train the methods one after another here, or as parallel Ray tasks
+        (:func:`~deep_learning_toolkit.distributed.sweep`; the same histories and final
+        parameters). Ray is used as running, else started locally for the comparison.
 
     Returns
     -------
@@ -316,6 +323,7 @@ def run_comparison(
     hidden = _check_hidden(hidden)
     activation = check_choice("activation", activation, HIDDEN_ACTIVATIONS)
     seed = check_int("seed", seed, minimum=0)
+    backend = check_backend(backend)
     _check_output_directory("logdir", logdir)
     _check_output_directory("plots_dir", plots_dir)
     if plots_dir is not None:
@@ -334,6 +342,7 @@ def run_comparison(
         "hidden": hidden,
         "activation": activation,
         "seed": seed,
+        "backend": backend,
     }
     comparison = Comparison(split=split, task=task, settings=settings)
     comparison.logdir = None if logdir is None else Path(logdir)
@@ -357,19 +366,21 @@ def run_comparison(
         "validation_data": (split.X_test, split.y_test),
         "verbose": verbose,
     }
-    for method in methods:
-        model = new_model()
-        model.compile(
-            loss=task.loss,
-            optimizer=_optimizer(optimizer, lr),
-            method=method,
-            metrics=[task.metric],
-        )
-        history = model.fit(
-            split.X_train, split.y_train, callbacks=callbacks(method), **fit_arguments
-        )
-        comparison.histories[method] = history
-        comparison.params[method] = model.get_params()
+    # One trial per method: exactly the training of the loop this replaces (see
+    # distributed.train_trial), one after another or as parallel Ray tasks.
+    base = {**settings, "verbose": verbose if backend == "local" else 0}
+    del base["methods"], base["backend"]
+    results = sweep(
+        [{"method": method} for method in methods],
+        base=base,
+        backend=backend,
+        logdir=None if comparison.logdir is None else comparison.logdir / split.name,
+    )
+    for result in results:
+        if not result.ok:
+            raise result.exception
+        comparison.histories[result.name] = result.history
+        comparison.params[result.name] = result.params
     if torch_baseline:
         try:
             require_torch()
@@ -549,6 +560,18 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where to save the PNG figures; 'none' to skip (default: {d.plots_dir})",
     )
     add("--no-torch", action="store_true", help="skip the PyTorch baseline")
+    add(
+        "--backend",
+        choices=BACKENDS,
+        default="local",
+        help="train the methods one after another here, or as parallel Ray tasks (default: local)",
+    )
+    add(
+        "--ray-address",
+        default=None,
+        help="Ray cluster for --backend ray: auto, HOST:6379 or ray://HOST:10001 "
+        "(default: start a local Ray with this machine's CPUs, shut down at the end)",
+    )
     add("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -583,6 +606,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.ray_address is not None and args.backend != "ray":
+        parser.error("--ray-address needs --backend ray")
     methods = [name for item in args.methods for name in _comma_list(item)]
     old = _existing_runs(args.logdir, args.dataset, [*methods, TWIN_NAME])
     if old:
@@ -593,21 +618,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
     try:
-        comparison = run_comparison(
-            dataset=args.dataset,
-            methods=methods,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            optimizer=args.optimizer,
-            hidden=args.hidden,
-            activation=args.activation,
-            seed=args.seed,
-            logdir=args.logdir,
-            plots_dir=args.plots_dir,
-            torch_baseline=not args.no_torch,
-            verbose=0 if args.quiet else 1,
+        session = (
+            ray_session(args.ray_address) if args.backend == "ray" else contextlib.nullcontext()
         )
+        with session:
+            comparison = run_comparison(
+                dataset=args.dataset,
+                methods=methods,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                optimizer=args.optimizer,
+                hidden=args.hidden,
+                activation=args.activation,
+                seed=args.seed,
+                logdir=args.logdir,
+                plots_dir=args.plots_dir,
+                torch_baseline=not args.no_torch,
+                verbose=0 if args.quiet else 1,
+                backend=args.backend,
+            )
     except (ImportError, OSError, TypeError, ValueError) as error:
         _fail(error)
     except FloatingPointError as error:

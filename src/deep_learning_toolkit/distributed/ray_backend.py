@@ -149,6 +149,12 @@ def ray_session(
             ray.shutdown()
 
 
+def _session_id(ray: Any) -> str:
+    """Which Ray connection this is: a new local Ray has a new node, a reconnection a new job."""
+    context = ray.get_runtime_context()
+    return f"{context.get_node_id()}/{context.get_job_id()}"
+
+
 @dataclass(frozen=True)
 class StepData:
     """What every task of one gradient step needs; put into the object store once."""
@@ -273,7 +279,8 @@ class RayGradient:
     Notes
     -----
     The actors live until :meth:`shutdown` (also called by ``with RayGradient() as g:``),
-    until this object is garbage-collected, or until Ray shuts down. Each actor may use up to
+    until this object is garbage-collected, or until Ray shuts down; a call in a later Ray
+    session starts new ones. Each actor may use up to
     ``memory_budget`` bytes per chunk, as the local engine does.
 
     Examples
@@ -313,6 +320,7 @@ class RayGradient:
     def _reset(self) -> None:
         self._actors: list[Any] = []
         self._configs: list[dict[str, Any]] | None = None
+        self._session: str | None = None  # the Ray session the actors belong to
         self._costs: np.ndarray | None = None  # seconds per parameter and sample, by layer
         self._step_id = 0
         self.latency: float | None = None
@@ -322,8 +330,9 @@ class RayGradient:
     def _start(self, layers: Sequence[Dense]) -> None:
         ray = import_ray()
         init_ray()
+        session = _session_id(ray)
         configs = [layer.config() for layer in layers]
-        if self._actors and configs == self._configs and ray.is_initialized():
+        if self._actors and configs == self._configs and session == self._session:
             return
         self.shutdown()
         count = self.num_workers
@@ -352,7 +361,7 @@ class RayGradient:
             probes.append(time.perf_counter() - started)
         self.latency = float(np.median(probes))
         self._configs = configs
-        self._costs = None
+        self._session = session
 
     def worker_pids(self) -> list[int]:
         """Process ids of the live actors (they change when Ray restarts one)."""
@@ -364,7 +373,8 @@ class RayGradient:
         """Stop the actors (Ray itself keeps running)."""
         if self._actors:
             ray = import_ray()
-            if ray.is_initialized():
+            # Actors of an earlier Ray session died with it; only live ones are killed.
+            if ray.is_initialized() and _session_id(ray) == self._session:
                 for actor in self._actors:
                     ray.kill(actor)
         self._reset()
@@ -378,7 +388,9 @@ class RayGradient:
     def __getstate__(self) -> dict[str, Any]:
         # A copy (e.g. of a model that holds this backend) gets its own workers when used.
         state = dict(self.__dict__)
-        state.update(_actors=[], _configs=None, _costs=None, latency=None, last_tasks=[])
+        state.update(
+            _actors=[], _configs=None, _session=None, _costs=None, latency=None, last_tasks=[]
+        )
         return state
 
     # ------------------------------------------------------------------ planning

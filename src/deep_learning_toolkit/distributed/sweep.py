@@ -67,6 +67,8 @@ class TrialResult:
         ``"ExceptionType: message"`` if the trial failed, else ``None``.
     traceback : str or None
         The failure's traceback (from the worker, for Ray tasks).
+    exception : Exception or None
+        The exception itself, to re-raise (``raise result.exception``).
     seconds : float
         Wall time of the trial where it ran (``nan`` if its process died).
     """
@@ -77,6 +79,7 @@ class TrialResult:
     params: np.ndarray | None = None
     error: str | None = None
     traceback: str | None = field(default=None, repr=False)
+    exception: Exception | None = field(default=None, repr=False)
     seconds: float = math.nan
 
     @property
@@ -208,6 +211,7 @@ def run_trial(trial: Trial, name: str, config: dict[str, Any], log_dir: Path | N
             config,
             error=f"{type(error).__name__}: {error}",
             traceback=traceback.format_exc(),
+            exception=error,
             seconds=time.perf_counter() - started,
         )
     return TrialResult(
@@ -248,6 +252,7 @@ def _run_on_ray(
                         config,
                         error=f"{type(error).__name__}: {error}",
                         traceback=traceback.format_exc(),
+                        exception=error,
                     )
                 )
     return results

@@ -126,6 +126,8 @@ class Sequential:
         self.metrics: list[str] = []
         self.gradient_engine = "batched"
         self.memory_budget = engine.DEFAULT_MEMORY_BUDGET
+        self.backend = "local"
+        self._batched_gradient = engine.sequential_gradient
         self.stop_training = False
         self.history: History | None = None
         #: Epochs finished by ``fit`` (saved with the model; resume at this ``initial_epoch``).
@@ -207,6 +209,7 @@ class Sequential:
         metrics: Sequence[str] | None = None,
         gradient_engine: str = "batched",
         memory_budget: int = engine.DEFAULT_MEMORY_BUDGET,
+        backend: str = "local",
     ) -> None:
         """Choose the loss, the optimizer and the finite-difference formula.
 
@@ -229,7 +232,14 @@ class Sequential:
             ``"batched"`` (fast, default) or the plain per-parameter loop.
         memory_budget : int
             Bytes the batched engine may use for one chunk of perturbations.
+        backend : {"local", "ray"}
+            Where the batched engine's chunks are evaluated: in this process, or by Ray
+            actors (:class:`~deep_learning_toolkit.distributed.RayGradient`: the same gradient
+            to <= 1e-12 relative; Ray is started locally on first use unless it runs).
+            ``"ray"`` needs ``gradient_engine="batched"``.
         """
+        from ..distributed import check_backend, gradient_backend
+
         loss = get_loss(loss)
         if loss.task == "classification" and self.layers[-1].activation.name != "linear":
             raise ValueError(
@@ -241,6 +251,12 @@ class Sequential:
         if isinstance(stencil, ComplexStep):
             check_loss(loss, self.n_outputs)
         resolve_steps(self.params, stencil, step)  # validate now, not mid-training
+        backend = check_backend(backend)
+        if backend != "local" and gradient_engine != "batched":
+            raise ValueError(
+                f"backend={backend!r} shards the batched engine; got "
+                f"gradient_engine={gradient_engine!r}."
+            )
         names = list(metrics or [])
         for name in names:
             get_metric(name)
@@ -255,6 +271,8 @@ class Sequential:
         self.metrics = names
         self.gradient_engine = check_choice("gradient_engine", gradient_engine, GRADIENT_ENGINES)
         self.memory_budget = check_int("memory_budget", memory_budget, minimum=1)
+        self.backend = backend
+        self._batched_gradient = gradient_backend(backend)
 
     def _require_compiled(self) -> Loss:
         if self.loss is None:
@@ -302,7 +320,7 @@ class Sequential:
             )
             return engine.EngineResult(value, grad, self.forward(X), evaluations)
         if self.gradient_engine == "batched" and engine.supports(self.layers):
-            return engine.sequential_gradient(
+            return self._batched_gradient(
                 self.layers,
                 self.params,
                 X,

@@ -29,12 +29,15 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..nn.layers import Dense
-from ..nn.losses import Context, Loss
 from .stencils import Stencil
+
+if TYPE_CHECKING:  # the engine sees layers and losses only through their interface
+    from ..nn.layers import Dense
+    from ..nn.losses import Context, Loss
 
 #: Default memory budget for the perturbation batches of one chunk.
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
@@ -64,6 +67,8 @@ class EngineResult:
 
 def supports(layers: Sequence[object]) -> bool:
     """Whether the engine knows every layer (else use the plain per-parameter path)."""
+    from ..nn.layers import Dense
+
     return len(layers) > 0 and all(type(layer) is Dense for layer in layers)
 
 

@@ -70,9 +70,9 @@ DISTRIBUTIONS: tuple[str, ...] = ("rademacher", "gaussian")
 BLOCK = 1 << 16
 
 #: A bound on ``|z|``. Gaussian draws are clipped to it, which never changes one: NumPy's
-#: ziggurat cannot return more than about 13.7 in float64 (its tail draw is ``r - log(u) / r``
-#: with ``r ~ 3.654`` and ``u >= 2**-53``); the clip only makes the grid argument independent
-#: of the generator.
+#: ziggurat cannot return more than about 13.7 in float64 (its tail draw is
+#: ``r - log(1 - u) / r`` with ``r ~ 3.654`` and ``1 - u >= 2**-53``); the clip only makes the
+#: grid argument independent of the generator.
 DIRECTION_BOUND: dict[str, float] = {"rademacher": 1.0, "gaussian": 16.0}
 
 #: Smallest ``scale / q`` accepted: below it the grid would round the shifts to nothing useful.
@@ -284,30 +284,40 @@ class _Direction:
         self.rng = np.random.default_rng([seed, k])
         self.start: dict | None = None  # the generator's state before the first block
         self.buffer = np.empty(min(BLOCK, size))
-        self.kept = False
+        self.kept: np.ndarray | None = None  # z itself, for a direction of one block
 
-    def blocks(self) -> Iterator[tuple[slice, np.ndarray]]:
-        """Yield ``(slice, z[slice])``; the block array is reused and must not be modified."""
-        if self.kept:
+    def blocks(self, scale: float = 1.0) -> Iterator[tuple[slice, np.ndarray]]:
+        """Yield ``(slice, scale * z[slice])`` in a reused array the caller may overwrite.
+
+        Rademacher blocks are ``+-scale`` exactly; Gaussian ones ``scale * z`` rounded once.
+        """
+        if self.kept is not None:
+            np.multiply(self.kept, scale, out=self.buffer)
             yield slice(0, self.size), self.buffer
             return
         if self.start is not None:
             self.rng.bit_generator.state = self.start
         elif self.size > BLOCK:
             self.start = self.rng.bit_generator.state
+        keep = self.size <= BLOCK
         for start in range(0, self.size, BLOCK):
             stop = min(start + BLOCK, self.size)
-            z = self.buffer[: stop - start]
+            block = self.buffer[: stop - start]
             if self.distribution == "rademacher":
-                random = np.frombuffer(self.rng.bytes((len(z) + 7) // 8), dtype=np.uint8)
-                np.multiply(np.unpackbits(random, count=len(z)), -2.0, out=z)
-                z += 1.0
+                random = np.frombuffer(self.rng.bytes((stop - start + 7) // 8), dtype=np.uint8)
+                bits = np.unpackbits(random, count=stop - start)
+                np.multiply(bits, -2.0 * (1.0 if keep else scale), out=block)
+                block += 1.0 if keep else scale  # +-1 or +-scale, exactly
             else:
-                self.rng.standard_normal(out=z)
+                self.rng.standard_normal(out=block)
                 bound = DIRECTION_BOUND[self.distribution]
-                np.clip(z, -bound, bound, out=z)
-            yield slice(start, stop), z
-        self.kept = self.size <= BLOCK
+                np.clip(block, -bound, bound, out=block)
+                if not keep and scale != 1.0:
+                    block *= scale
+            if keep:
+                self.kept = block.copy()
+                block *= scale
+            yield slice(start, stop), block
 
 
 def direction(spec: ZerothOrder | str, seed: int, k: int, size: int) -> np.ndarray:
@@ -320,8 +330,8 @@ def direction(spec: ZerothOrder | str, seed: int, k: int, size: int) -> np.ndarr
     k = check_int("k", k, minimum=0)
     size = check_int("size", size, minimum=1)
     out = np.empty(size)
-    for part, z in _Direction(spec.distribution, _check_seed(seed), k, size).blocks():
-        out[part] = z
+    for part, block in _Direction(spec.distribution, _check_seed(seed), k, size).blocks():
+        out[part] = block
     return out
 
 
@@ -338,8 +348,11 @@ def perturbation_grid(theta: np.ndarray, spec: ZerothOrder | str) -> float:
         If ``theta`` holds NaN or infinity, or ``scale`` is below ``2**20 q`` (relative to
         ``max|theta|`` so small that the shifts would be mostly rounding).
     """
-    spec = get_zeroth_order(spec)
-    flat = _flat(theta)
+    return _grid(_flat(theta), get_zeroth_order(spec))
+
+
+def _grid(flat: np.ndarray, spec: ZerothOrder) -> float:
+    """:func:`perturbation_grid` of a checked flat array."""
     largest = max(float(flat.max()), -float(flat.min()))
     if not np.isfinite(largest):
         bad = int(np.flatnonzero(~np.isfinite(flat))[0])
@@ -362,6 +375,12 @@ def snap_to_grid(theta: np.ndarray, quantum: float) -> None:
     two and ``rint`` are exact, so nothing else changes.
     """
     flat = _flat(theta)
+    if (
+        isinstance(quantum, bool)
+        or not isinstance(quantum, numbers.Real)
+        or not (0 < quantum < math.inf and math.frexp(quantum)[0] == 0.5)
+    ):
+        raise ValueError(f"quantum must be a positive power of two; got {quantum!r}.")
     inverse = 1.0 / quantum
     for start in range(0, flat.size, BLOCK):
         part = flat[start : start + BLOCK]
@@ -377,17 +396,13 @@ def _shift(
     """``flat += times * d_k`` exactly, with ``d_k = rint(scale * z_k / q) * q`` regenerated."""
     ratio = spec.scale / quantum
     if spec.distribution == "rademacher":
-        ratio = float(np.rint(ratio))  # the shift is +-rint(h/q) q, the same for every entry
-    factor = times * quantum
-    scratch = np.empty(min(BLOCK, flat.size))
-    for part, z in z_k.blocks():
-        d = scratch[: part.stop - part.start]
-        if spec.distribution == "rademacher":
-            np.multiply(z, ratio * factor, out=d)  # +-1 times a multiple of q: exact
-        else:
-            np.multiply(z, ratio, out=d)
-            np.rint(d, out=d)
-            d *= factor
+        # +-rint(h/q) q times a small integer: every block entry is a multiple of q
+        for part, d in z_k.blocks(float(np.rint(ratio)) * times * quantum):
+            flat[part] += d
+        return
+    for part, d in z_k.blocks(ratio):
+        np.rint(d, out=d)
+        d *= times * quantum
         flat[part] += d
 
 
@@ -431,6 +446,10 @@ class ZerothOrderEstimate:
     size: int
     evaluations: int
     spec: ZerothOrder
+    #: Directions of at most one block, generated once and reused by the update.
+    cached_directions: tuple[_Direction, ...] = dataclasses.field(
+        default=(), repr=False, compare=False
+    )
 
 
 def _check_seed(seed: object) -> int:
@@ -503,7 +522,7 @@ def directional_slopes(
         raise TypeError(f"f must be callable; got {describe(f)}.")
     seed = _check_seed(seed)
     flat = _flat(theta)
-    quantum = perturbation_grid(flat, spec)
+    quantum = _grid(flat, spec)
     snap_to_grid(flat, quantum)
     return _slopes(f, theta, flat, spec, seed, quantum, value)
 
@@ -525,8 +544,11 @@ def _slopes(
     n = spec.n_directions
     plus = np.empty(n)
     minus = np.empty(n) if spec.two_sided else None
+    cached = []
     for k in range(n):
         z_k = _Direction(spec.distribution, seed, k, flat.size)
+        if flat.size <= BLOCK:
+            cached.append(z_k)
         offset = 0  # multiples of d_k currently added, undone if f raises
         try:
             _shift(flat, spec, z_k, quantum, 1)
@@ -546,26 +568,36 @@ def _slopes(
         scale = spec.scale
     slopes = (plus - minus) / (2.0 * scale) if spec.two_sided else (plus - value) / scale
     return ZerothOrderEstimate(
-        slopes, value, plus, minus, scale, quantum, seed, flat.size, evaluations, spec
+        slopes,
+        value,
+        plus,
+        minus,
+        scale,
+        quantum,
+        seed,
+        flat.size,
+        evaluations,
+        spec,
+        tuple(cached),
     )
 
 
-def _combined_blocks(estimate: ZerothOrderEstimate) -> Iterator[tuple[slice, np.ndarray]]:
-    """Yield ``(slice, ghat[slice])`` blocks of ``mean_k(slopes[k] * z_k)``, regenerated."""
+def _combined_blocks(
+    estimate: ZerothOrderEstimate, factor: float = 1.0
+) -> Iterator[tuple[slice, np.ndarray]]:
+    """Yield ``(slice, factor * ghat[slice])``, ``ghat = mean_k(slopes[k] * z_k)`` regenerated."""
     spec = estimate.spec
-    streams = [
-        _Direction(spec.distribution, estimate.seed, k, estimate.size).blocks()
+    directions = estimate.cached_directions or [
+        _Direction(spec.distribution, estimate.seed, k, estimate.size)
         for k in range(spec.n_directions)
     ]
-    weights = estimate.slopes / spec.n_directions
-    total = np.empty(min(BLOCK, estimate.size))
+    weights = factor * estimate.slopes / spec.n_directions
+    streams = [z_k.blocks(weight) for z_k, weight in zip(directions, weights)]
     for blocks in zip(*streams):
-        part = blocks[0][0]
-        out = total[: part.stop - part.start]
-        np.multiply(blocks[0][1], weights[0], out=out)
-        for (_, z), weight in zip(blocks[1:], weights[1:]):
-            out += weight * z
-        yield part, out
+        part, total = blocks[0]
+        for _, block in blocks[1:]:
+            total += block
+        yield part, total
 
 
 def estimate_gradient(estimate: ZerothOrderEstimate, out: np.ndarray | None = None) -> np.ndarray:
@@ -613,11 +645,10 @@ def sgd_update(theta: np.ndarray, estimate: ZerothOrderEstimate, lr: float) -> f
     if flat.size != estimate.size:
         raise ValueError(f"theta must have {estimate.size} entries; got {flat.size}.")
     squares = 0.0
-    for part, block in _combined_blocks(estimate):
-        squares += float(block @ block)
-        block *= -lr
+    for part, block in _combined_blocks(estimate, -lr):
+        squares += float(np.einsum("i,i->", block, block))  # no BLAS threads for a dot
         flat[part] += block
-    return math.sqrt(squares)
+    return math.sqrt(squares) / lr
 
 
 def zeroth_order_gradient(
@@ -726,7 +757,7 @@ def sequential_zeroth_order(
     spec = get_zeroth_order(spec)
     seed = _check_seed(seed)
     flat = _flat(params)
-    quantum = perturbation_grid(flat, spec)
+    quantum = _grid(flat, spec)
     snap_to_grid(flat, quantum)
 
     def loss_of(_: np.ndarray) -> float:
