@@ -9,6 +9,9 @@ in this run, side by side, on the same data; nothing is hard-coded. Prints:
 3. the ratios: reference / engine, and engine / torch;
 4. the scaling of time per gradient with the number of parameters P at fixed depth
    (a log-log fit of time against P for widening 64-H-10 networks).
+
+``--tune`` instead prints the engine's time against its chunk size (``engine.CHUNK_BYTES``)
+and number of worker threads, the measurement behind their defaults.
 """
 
 from __future__ import annotations
@@ -82,12 +85,52 @@ def torch_gradient_time(model: dlt.Sequential, X: np.ndarray, y: np.ndarray, rep
     return best_time(step, repeats)
 
 
+def tune(repeats: int) -> None:
+    """Time per gradient against chunk bytes and worker threads (three_point_midpoint)."""
+    from deep_learning_toolkit.numdiff import engine, get_stencil, resolve_steps
+
+    stencil = get_stencil("three_point_midpoint")
+    default = engine.CHUNK_BYTES
+    sizes = (2**20, 4 * 2**20, 16 * 2**20, 64 * 2**20, 256 * 2**20)
+    print("ms per gradient, three_point_midpoint; columns: MiB per chunk x worker threads")
+    print(f"{'network':<18}" + "".join(f"{b >> 20:>5}M x{w}" for b in sizes for w in (1, 2)))
+    for label, dataset, hidden, batch in NETWORKS:
+        model, X, y = build(dataset, hidden, batch)
+        model.compile(loss="cross_entropy", optimizer="sgd")
+        targets = model.loss.prepare_targets(y, model.n_outputs)
+        steps = resolve_steps(model.params, stencil)
+        row = f"{label:<18}"
+        for size in sizes:
+            engine.CHUNK_BYTES = size
+            for workers in (1, 2):
+                elapsed = best_time(
+                    lambda: engine.sequential_gradient(
+                        model.layers,
+                        model.params,
+                        X,
+                        targets,
+                        model.loss,
+                        stencil,
+                        steps,
+                        workers=workers,
+                    ),
+                    repeats,
+                )
+                row += f"{elapsed * 1e3:>9.2f}"
+        print(row)
+    engine.CHUNK_BYTES = default
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--methods", default=",".join(dlt.numdiff.METHODS))
+    parser.add_argument("--tune", action="store_true", help="chunk size and threads sweep")
     args = parser.parse_args()
     repeats = 5 if args.quick else 20
+    if args.tune:
+        tune(repeats)
+        return
     methods = args.methods.split(",")
 
     print("ms per gradient (best of repeats); ratio = reference / engine")

@@ -26,8 +26,11 @@ layer's input therefore treats biases and weights alike.
 from __future__ import annotations
 
 import math
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,8 +42,49 @@ if TYPE_CHECKING:  # the engine sees layers and losses only through their interf
     from ..nn.layers import Dense
     from ..nn.losses import Context, Loss
 
-#: Default memory budget for the perturbation batches of one chunk.
+#: Default cap on the bytes of the engine's work arrays (all worker threads together).
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
+
+#: Bytes of work arrays a chunk aims at. Chunks this size run faster than larger ones (their
+#: arrays stay in cache); ``python benchmarks/engine.py --tune`` measures the choice.
+CHUNK_BYTES = 16 * 2**20
+
+
+def default_workers() -> int:
+    """Worker threads of the engine: one per CPU core (NumPy releases the GIL in ufuncs)."""
+    return max(1, os.cpu_count() or 1)
+
+
+_EXECUTORS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """A pool of ``workers`` threads, created once and reused by every step."""
+    if workers not in _EXECUTORS:
+        _EXECUTORS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="dltk-engine")
+    return _EXECUTORS[workers]
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Run BLAS single-threaded while the engine's own threads share the cores.
+
+    Uses threadpoolctl when it is installed (scikit-learn brings it); without it BLAS keeps
+    its threads and the cores are oversubscribed, which is slower but gives the same values.
+    """
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        yield
+        return
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    with _CONTROLLER.limit(limits=1, user_api="blas"):
+        yield
+
+
+_CONTROLLER = None
 
 
 @dataclass(frozen=True)
@@ -197,19 +241,22 @@ def plan_chunks(
     n_offsets: int,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     chunk_size: int | None = None,
+    workers: int = 1,
 ) -> list[Chunk]:
-    """Split every layer's parameters into chunks whose batched arrays fit the budget.
+    """Split every layer's parameters into chunks of about :data:`CHUNK_BYTES` of work arrays.
 
     A chunk of ``c`` parameters of layer ``l`` holds about four arrays of shape
-    ``(n_offsets * c, n_samples, width)``, ``width`` being the widest layer after ``l``.
+    ``(n_offsets * c, n_samples, width)``, ``width`` being the widest layer after ``l``;
+    ``workers`` chunks at a time must fit ``memory_budget``.
     """
+    target = min(CHUNK_BYTES, memory_budget // max(1, workers))
     chunks = []
     offset = 0
     for l, layer in enumerate(layers):
         if chunk_size is None:
             widest = max([1] + [later.out_features for later in layers[l + 1 :]])
             per_parameter = n_offsets * n_samples * widest * 8 * 4
-            block = max(1, int(memory_budget // per_parameter))
+            block = max(1, int(target // per_parameter))
         else:
             block = chunk_size
         size = layer.num_parameters
@@ -280,6 +327,7 @@ def sequential_gradient(
     steps: np.ndarray,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     chunk_size: int | None = None,
+    workers: int | None = None,
 ) -> EngineResult:
     """Loss and finite-difference gradient of a stack of dense layers, batched.
 
@@ -298,18 +346,28 @@ def sequential_gradient(
     steps : ndarray
         One step per parameter.
     memory_budget : int
-        Bytes allowed for the batched arrays of one chunk.
+        Bytes allowed for the work arrays of the chunks in flight (all threads together).
     chunk_size : int, optional
         Parameters per chunk; overrides the budget (for tests and tuning).
+    workers : int, optional
+        Threads evaluating chunks side by side; default one per CPU core. Threads are used
+        only when there are at least two chunks per thread; BLAS then runs single-threaded.
+        Every chunk's values are the same whatever the number of threads.
 
     Returns
     -------
     EngineResult
     """
+    workers = default_workers() if workers is None else workers
     step = GradientStep(layers, X, targets, loss, stencil, steps)
-    chunks = plan_chunks(layers, len(X), len(step.offsets), memory_budget, chunk_size)
+    chunks = plan_chunks(layers, len(X), len(step.offsets), memory_budget, chunk_size, workers)
     gradient = np.empty_like(params)
-    for chunk in chunks:
-        gradient[chunk.start : chunk.stop] = step.chunk_gradient(chunk)
+    if workers > 1 and len(chunks) >= 2 * workers:
+        with _one_blas_thread():
+            parts = list(_executor(workers).map(step.chunk_gradient, chunks))
+    else:
+        parts = [step.chunk_gradient(chunk) for chunk in chunks]
+    for chunk, part in zip(chunks, parts):
+        gradient[chunk.start : chunk.stop] = part
     evaluations = len(step.offsets) * params.size + 1
     return EngineResult(step.loss, gradient, step.outputs, evaluations)
