@@ -283,6 +283,22 @@ def test_sequential_helper_restores_params_and_can_skip_the_gradient(network):
     assert not np.array_equal(bits(model.params), before)
 
 
+def test_sequential_helper_returns_non_finite_losses_for_fit_to_handle(network):
+    model, X, targets = network
+
+    class Exploding(type(model.loss)):
+        def batched(self, outputs, targets):
+            return np.full(outputs.shape[:-2], np.nan)
+
+    zo.snap_to_grid(model.params, zo.perturbation_grid(model.params, "spsa"))
+    before = bits(model.params)
+    result = zo.sequential_zeroth_order(
+        model.layers, model.params, X, targets, Exploding(), "spsa", 0
+    )
+    assert np.isnan(result.loss) and np.all(np.isnan(result.gradient))
+    np.testing.assert_array_equal(bits(model.params), before)
+
+
 def test_spsa_trains_a_small_network():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 2))

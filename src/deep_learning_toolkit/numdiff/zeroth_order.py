@@ -4,9 +4,9 @@ A per-parameter finite difference costs at least ``P`` loss evaluations; these e
 ``2n`` (two-sided) or ``n + 1`` (one-sided) whatever ``P`` is. Each of the ``n`` directions
 ``z`` is random (Rademacher ``+-1`` for ``"spsa"``, standard normal for ``"gaussian"``) and is
 never stored: it is regenerated from a per-step seed, block by block, for the ``+``, ``-``,
-restore and update passes. The parameter vector is perturbed in place, so a step needs about
-one forward pass of memory beyond the parameters (plus optimizer state, which the lean SGD
-update :func:`sgd_update` does not need).
+restore and update passes. The parameter vector is perturbed in place, so a step needs the
+memory of one forward pass and a few blocks of :data:`BLOCK` entries beyond the parameters
+(plus optimizer state, which the lean SGD update :func:`sgd_update` does not need).
 
 Exact restoration
 -----------------
@@ -36,8 +36,10 @@ With directions ``z_k`` of identity covariance, scale ``h`` and ``f`` evaluated 
 
 Since ``E[z z^T] = I``, ``E[\hat g] = \nabla f`` up to ``O(h^2)`` for smooth ``f``, exactly for
 a quadratic (the one-sided bias ``(h/2) E[(z^T A z) z]`` vanishes because odd moments of
-``z`` are zero). The variance grows with the dimension, like ``(P + 2) |\nabla f|^2 / n`` for
-Gaussian directions, so zeroth-order training needs many more, but much cheaper, steps.
+``z`` are zero). The variance grows with the dimension: for a two-sided estimate of a quadratic
+the variances of the entries of ``\hat g`` sum to ``(P + 1) |\nabla f|^2 / n`` (Gaussian) or
+``(P - 1) |\nabla f|^2 / n`` (Rademacher), so zeroth-order training needs many more, but much
+cheaper, steps.
 
 References
 ----------
@@ -470,14 +472,16 @@ def _flat(theta: object) -> np.ndarray:
     return theta.reshape(-1)
 
 
-def _evaluate(f: Callable[[np.ndarray], float], theta: np.ndarray, where: str) -> float:
+def _evaluate(
+    f: Callable[[np.ndarray], float], theta: np.ndarray, where: str, finite: bool = True
+) -> float:
     value = f(theta)
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.reshape(()).item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"f must return a real scalar; got {describe(value)} at {where}.")
     value = float(value)
-    if not np.isfinite(value):
+    if finite and not np.isfinite(value):
         raise ValueError(f"f returned {value} at {where}; the estimate needs finite values.")
     return value
 
@@ -535,11 +539,15 @@ def _slopes(
     seed: int,
     quantum: float,
     value: float | None,
+    finite: bool = True,
 ) -> ZerothOrderEstimate:
-    """The passes of :func:`directional_slopes` on an already snapped ``theta``."""
+    """The passes of :func:`directional_slopes` on an already snapped ``theta``.
+
+    With ``finite=False`` non-finite values of ``f`` are kept (and give non-finite slopes).
+    """
     evaluations = 0
     if value is None and not spec.two_sided:
-        value = _evaluate(f, theta, "theta")
+        value = _evaluate(f, theta, "theta", finite)
         evaluations += 1
     n = spec.n_directions
     plus = np.empty(n)
@@ -553,11 +561,11 @@ def _slopes(
         try:
             _shift(flat, spec, z_k, quantum, 1)
             offset = 1
-            plus[k] = _evaluate(f, theta, f"theta + h*z_{k}")
+            plus[k] = _evaluate(f, theta, f"theta + h*z_{k}", finite)
             if spec.two_sided:
                 _shift(flat, spec, z_k, quantum, -2)
                 offset = -1
-                minus[k] = _evaluate(f, theta, f"theta - h*z_{k}")
+                minus[k] = _evaluate(f, theta, f"theta - h*z_{k}", finite)
             evaluations += 2 if spec.two_sided else 1
         finally:
             if offset:
@@ -753,6 +761,8 @@ def sequential_zeroth_order(
     Returns
     -------
     ZerothOrderResult
+        A non-finite loss is returned as it is (with non-finite slopes and gradient), as the
+        batched engine does, so that ``fit`` raises or skips the batch by its own rule.
     """
     spec = get_zeroth_order(spec)
     seed = _check_seed(seed)
@@ -770,8 +780,6 @@ def sequential_zeroth_order(
     for layer in layers:
         outputs = layer.forward(outputs)
     value = float(loss.batched(outputs, targets))
-    if not np.isfinite(value):
-        raise FloatingPointError(f"The loss is {value} at the current parameters.")
-    estimate = _slopes(loss_of, params, flat, spec, seed, quantum, value)
+    estimate = _slopes(loss_of, params, flat, spec, seed, quantum, value, finite=False)
     full = estimate_gradient(estimate) if gradient else None
     return ZerothOrderResult(value, full, outputs, estimate.evaluations + 1, estimate)
