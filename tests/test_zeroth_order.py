@@ -388,3 +388,51 @@ def test_step_seeds_are_reproducible_and_distinct():
     seeds = {zo.step_seed(s, e, b) for s in range(3) for e in range(5) for b in range(20)}
     assert len(seeds) == 300
     assert all(0 <= s < 2**63 for s in seeds)
+
+
+# ---------------------------------------------------------------- through compile / fit
+
+
+def _digits_like(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(120, 6))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1).astype(int)
+    return X, y
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_fit_with_spsa_trains_and_replays_on_resume(optimizer):
+    import deep_learning_toolkit as dlt
+
+    X, y = _digits_like()
+
+    def model():
+        net = dlt.Sequential([dlt.Dense(6, 8, activation="tanh"), dlt.Dense(8, 3)], seed=0)
+        opt = dlt.optim.SGD(lr=0.05) if optimizer == "sgd" else dlt.optim.Adam(lr=0.01)
+        net.compile(optimizer=opt, method="spsa:n_directions=4", metrics=["accuracy"])
+        return net
+
+    straight = model()
+    history = straight.fit(X, y, epochs=30, batch_size=40)
+    assert history.name == "spsa:n_directions=4"
+    assert history.history["evaluations"][0] == 3 * (1 + 2 * 4)  # 3 batches
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    resumed = model()
+    resumed.fit(X, y, epochs=15, batch_size=40)
+    resumed.fit(X, y, epochs=30, batch_size=40, initial_epoch=15)
+    np.testing.assert_array_equal(resumed.params, straight.params)
+
+
+def test_lean_sgd_path_matches_sgd_on_the_full_estimate():
+    """Plain SGD updates in place (no gradient vector); momentum SGD takes the full vector."""
+    import deep_learning_toolkit as dlt
+
+    X, y = _digits_like(1)
+    lean = dlt.Sequential([dlt.Dense(6, 5, activation="tanh"), dlt.Dense(5, 3)], seed=2)
+    lean.compile(optimizer=dlt.optim.SGD(lr=0.1), method="gaussian")
+    full = dlt.Sequential([dlt.Dense(6, 5, activation="tanh"), dlt.Dense(5, 3)], seed=2)
+    full.compile(optimizer=dlt.optim.SGD(lr=0.1), method="gaussian")
+    full._lean_update = lambda: False  # the same SGD rule through the full gradient vector
+    lean.fit(X, y, epochs=1, batch_size=120)
+    full.fit(X, y, epochs=1, batch_size=120)
+    np.testing.assert_allclose(lean.params, full.params, rtol=0, atol=1e-15)

@@ -35,6 +35,7 @@ from .distributed import BACKENDS, check_backend, ray_session, sweep
 from .nn import Dense, Sequential
 from .numdiff import METHODS
 from .numdiff.stencils import get_stencil
+from .numdiff.zeroth_order import get_zeroth_order, is_zeroth_order
 from .optim import OPTIMIZERS, Optimizer, get_optimizer
 from .training.history import History
 from .training.tensorboard import TensorBoardLogger
@@ -250,7 +251,10 @@ def _check_methods(methods: Sequence[str] | None) -> list[str]:
         raise TypeError(f"methods must be a non-empty list of names; got {describe(methods)}.")
     names: list[str] = []
     for method in methods:
-        name = get_stencil(method).name  # validates, and resolves "central"
+        if is_zeroth_order(method):  # "spsa", "gaussian", "spsa:n_directions=4", ...
+            name = get_zeroth_order(method).label
+        else:
+            name = get_stencil(method).name  # validates, and resolves "central"
         if name not in names:
             names.append(name)
     return names
@@ -513,8 +517,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods",
         nargs="+",
         default=list(METHODS),
-        help="finite-difference methods, space- or comma-separated; 'central' is accepted "
-        "(default: all six)",
+        help="finite-difference methods, space- or comma-separated; 'central' is accepted, "
+        "and so are the zeroth-order estimators 'spsa' and 'gaussian' (default: all six)",
     )
     add("--epochs", type=int, default=d.epochs, help=f"default: {d.epochs}")
     add("--batch-size", type=int, default=d.batch_size, help=f"default: {d.batch_size}")

@@ -32,7 +32,15 @@ from ..numdiff.complex_step import check_loss, complex_step_gradient
 from ..numdiff.gradient import gradient_details
 from ..numdiff.stencils import ComplexStep, Stencil, get_method
 from ..numdiff.steps import resolve_steps
-from ..optim import Optimizer, get_optimizer
+from ..numdiff.zeroth_order import (
+    ZerothOrder,
+    get_zeroth_order,
+    is_zeroth_order,
+    sequential_zeroth_order,
+    sgd_update,
+    step_seed,
+)
+from ..optim import SGD, Optimizer, get_optimizer
 from ..training.callbacks import Callback, CallbackList, ProgressBar
 from ..training.history import History
 from ..training.metrics import get_metric
@@ -220,10 +228,14 @@ class Sequential:
             ``"mse"``, ``"mae"`` or a :class:`~deep_learning_toolkit.nn.losses.Loss`.
         optimizer : str or Optimizer
             ``"sgd"``, ``"adam"``, ``"rmsprop"`` (defaults) or an instance.
-        method : str or Stencil
+        method : str, Stencil or ZerothOrder
             A name from :data:`~deep_learning_toolkit.numdiff.METHODS` (or ``"central"``),
-            ``"complex_step"``, or any stencil (e.g. from ``numdiff.make_stencil`` or
-            ``numdiff.richardson_stencil``).
+            ``"complex_step"``, any stencil (e.g. from ``numdiff.make_stencil`` or
+            ``numdiff.richardson_stencil``), or a zeroth-order estimator: ``"spsa"``,
+            ``"gaussian"``, ``"spsa:n_directions=4,scale=1e-3"`` or a
+            :class:`~deep_learning_toolkit.numdiff.zeroth_order.ZerothOrder`. With plain SGD
+            (no momentum, no weight decay) those update the parameters MeZO-style, without
+            forming a gradient vector.
         step : None, float or array-like
             Finite-difference step; ``None`` for the method's default.
         metrics : list of str, optional
@@ -247,10 +259,13 @@ class Sequential:
                 f"{self.layers[-1].activation.name!r}; use activation='linear' there "
                 "(predict() applies the softmax)."
             )
-        stencil = get_method(method)
-        if isinstance(stencil, ComplexStep):
-            check_loss(loss, self.n_outputs)
-        resolve_steps(self.params, stencil, step)  # validate now, not mid-training
+        if is_zeroth_order(method):
+            stencil = get_zeroth_order(method)
+        else:
+            stencil = get_method(method)
+            if isinstance(stencil, ComplexStep):
+                check_loss(loss, self.n_outputs)
+            resolve_steps(self.params, stencil, step)  # validate now, not mid-training
         backend = check_backend(backend)
         if backend != "local" and gradient_engine != "batched":
             raise ValueError(
@@ -273,6 +288,13 @@ class Sequential:
         self.memory_budget = check_int("memory_budget", memory_budget, minimum=1)
         self.backend = backend
         self._batched_gradient = gradient_backend(backend)
+
+    @property
+    def method_name(self) -> str:
+        """Name of the compiled gradient method, e.g. ``"five_point_midpoint"``, ``"spsa"``."""
+        if isinstance(self.stencil, ZerothOrder):
+            return self.stencil.label
+        return self.stencil.name
 
     def _require_compiled(self) -> Loss:
         if self.loss is None:
@@ -310,10 +332,28 @@ class Sequential:
         self,
         X: np.ndarray,
         targets: np.ndarray,
-        stencil: Stencil | ComplexStep,
-        steps: np.ndarray,
+        stencil: Stencil | ComplexStep | ZerothOrder,
+        steps: np.ndarray | None,
+        seed: int | None = None,
+        full_gradient: bool = True,
     ) -> engine.EngineResult:
-        """Loss, gradient, outputs and evaluation count on prepared data."""
+        """Loss, gradient, outputs and evaluation count on prepared data.
+
+        ``seed`` and ``full_gradient`` concern zeroth-order estimators only: the seed of the
+        step's directions, and whether to form the gradient vector (else ``gradient`` is
+        ``None`` and the result's ``estimate`` feeds :func:`sgd_update`).
+        """
+        if isinstance(stencil, ZerothOrder):
+            return sequential_zeroth_order(
+                self.layers,
+                self.params,
+                X,
+                targets,
+                self.loss,
+                stencil,
+                self.seed if seed is None else seed,
+                gradient=full_gradient,
+            )
         if isinstance(stencil, ComplexStep):
             value, grad, evaluations = complex_step_gradient(
                 self.layers, self.params, X, targets, self.loss, steps, self.memory_budget
@@ -341,7 +381,14 @@ class Sequential:
     ) -> engine.EngineResult:
         """Like :meth:`loss_and_gradient`, also returning the outputs and evaluation count."""
         X, targets = self._prepare(X, y)
-        stencil = self.stencil if method is None else get_method(method)
+        if method is None:
+            stencil = self.stencil
+        elif is_zeroth_order(method):
+            stencil = get_zeroth_order(method)
+        else:
+            stencil = get_method(method)
+        if isinstance(stencil, ZerothOrder):
+            return self._gradient(X, targets, stencil, None)
         steps = resolve_steps(self.params, stencil, self.step if step is None else step)
         return self._gradient(X, targets, stencil, steps)
 
@@ -450,12 +497,13 @@ class Sequential:
                     f"got {describe(validation_data)}."
                 )
             validation = self._prepare(*validation_data, names=("X_val", "y_val"))
-        steps = resolve_steps(self.params, self.stencil, self.step)
-        fixed_steps = self.step is not None
+        zeroth = isinstance(self.stencil, ZerothOrder)
+        steps = None if zeroth else resolve_steps(self.params, self.stencil, self.step)
+        fixed_steps = zeroth or self.step is not None
         history = History(
-            name=self.stencil.name,
+            name=self.method_name,
             params={
-                "method": self.stencil.name,
+                "method": self.method_name,
                 "loss": loss.name,
                 "epochs": epochs,
                 "batch_size": batch_size,
@@ -468,7 +516,7 @@ class Sequential:
         self.history = history
         extra: list[Callback] = list(callbacks or [])
         if verbose:
-            extra.append(ProgressBar(epochs, initial_epoch, self.stencil.name))
+            extra.append(ProgressBar(epochs, initial_epoch, self.method_name))
         callback_list = CallbackList(extra, self)
         self.stop_training = False
         self._interrupt = interrupt = _InterruptFlag()
@@ -522,11 +570,13 @@ class Sequential:
         batch_size: int,
         shuffle: bool,
         seed: int,
-        steps: np.ndarray,
+        steps: np.ndarray | None,
         fixed_steps: bool,
         callbacks: CallbackList,
     ) -> dict[str, float] | None:
         """One epoch of steps; its logs, or ``None`` if a Ctrl-C stopped it between batches."""
+        zeroth = isinstance(self.stencil, ZerothOrder)
+        lean = zeroth and self._lean_update()
         started = time.perf_counter()
         total_loss, evaluations, grad_norms, step_means = 0.0, 0, [], []
         outputs, used, skipped = [], [], 0
@@ -537,23 +587,40 @@ class Sequential:
                 return None
             if not fixed_steps:
                 steps = resolve_steps(self.params, self.stencil, None)
-            result = self._gradient(X[index], targets[index], self.stencil, steps)
+            direction_seed = None
+            if zeroth:
+                # Directions depend only on (seed, epoch, batch): resumed runs replay them.
+                base = self.stencil.seed if self.stencil.seed is not None else seed
+                direction_seed = step_seed(base, epoch, number)
+            result = self._gradient(
+                X[index], targets[index], self.stencil, steps, direction_seed, not lean
+            )
             if not self._check_finite(result, epoch, number):
                 skipped += 1
                 continue
-            previous = self.params.copy()
-            self.optimizer.step(self.params, result.gradient)
-            if not np.all(np.isfinite(self.params)):
-                self.params[...] = previous
-                raise FloatingPointError(
-                    f"The optimizer step of epoch {epoch}, batch {number} made parameters "
-                    "non-finite; the model keeps its parameters from before that step. "
-                    "Lower the learning rate."
-                )
+            if lean:
+                # MeZO-style: no gradient vector and no copy of the parameters.
+                grad_norms.append(sgd_update(self.params, result.estimate, self.optimizer.lr))
+                if not np.all(np.isfinite(self.params)):
+                    raise FloatingPointError(
+                        f"The update of epoch {epoch}, batch {number} made parameters "
+                        "non-finite (the memory-lean SGD path keeps no copy to restore). "
+                        "Lower the learning rate."
+                    )
+            else:
+                previous = self.params.copy()
+                self.optimizer.step(self.params, result.gradient)
+                if not np.all(np.isfinite(self.params)):
+                    self.params[...] = previous
+                    raise FloatingPointError(
+                        f"The optimizer step of epoch {epoch}, batch {number} made parameters "
+                        "non-finite; the model keeps its parameters from before that step. "
+                        "Lower the learning rate."
+                    )
+                grad_norms.append(float(np.linalg.norm(result.gradient)))
             total_loss += result.loss * len(index)
             evaluations += result.evaluations
-            grad_norms.append(float(np.linalg.norm(result.gradient)))
-            step_means.append(float(np.mean(steps)))
+            step_means.append(self.stencil.scale if zeroth else float(np.mean(steps)))
             outputs.append(result.outputs)
             used.append(index)
             callbacks.on_batch_end(number, {"loss": result.loss, "size": len(index)})
@@ -578,8 +645,27 @@ class Sequential:
             logs["skipped_batches"] = float(skipped)
         return logs
 
+    def _lean_update(self) -> bool:
+        """Whether a zeroth-order step can update in place: plain SGD, no state."""
+        settings = self.optimizer.hyperparameters()
+        return (
+            isinstance(self.optimizer, SGD)
+            and settings.get("momentum", 0) == 0
+            and settings.get("weight_decay", 0) == 0
+        )
+
     def _check_finite(self, result: engine.EngineResult, epoch: int, batch: int) -> bool:
         """True if the batch's loss and gradient are finite; else raise, or False to skip."""
+        if result.gradient is None:  # a lean zeroth-order step: its slopes are the gradient
+            slopes = result.estimate.slopes
+            finite = np.isfinite(result.loss) and np.all(np.isfinite(slopes))
+            if finite or self._on_non_finite == "skip":
+                return bool(finite)
+            raise FloatingPointError(
+                f"The loss or a directional slope is non-finite in epoch {epoch}, batch "
+                f"{batch} (loss {result.loss}, slopes {slopes}); the model keeps its last "
+                "finite parameters."
+            )
         finite = np.isfinite(result.loss) and np.all(np.isfinite(result.gradient))
         if finite or self._on_non_finite == "skip":
             return bool(finite)

@@ -23,6 +23,18 @@ from .stencils import (
     make_stencil,
 )
 from .steps import default_steps, resolve_steps
+from .zeroth_order import (
+    ZEROTH_ORDER_METHODS,
+    ZerothOrder,
+    directional_slopes,
+    estimate_gradient,
+    get_zeroth_order,
+    is_zeroth_order,
+    sgd_update,
+    step_seed,
+    zeroth_order_gradient,
+    zeroth_order_step,
+)
 
 __all__ = [
     "ALIASES",
@@ -30,6 +42,8 @@ __all__ = [
     "COMPLEX_STEP",
     "METHODS",
     "STENCILS",
+    "ZEROTH_ORDER_METHODS",
+    "ZerothOrder",
     "ComplexStep",
     "Formula",
     "GradientCheck",
@@ -40,14 +54,22 @@ __all__ = [
     "check_model_gradient",
     "complex_step_gradient",
     "default_steps",
+    "directional_slopes",
+    "estimate_gradient",
     "derivative",
     "finite_difference",
     "fornberg_weights",
     "get_method",
     "get_stencil",
+    "get_zeroth_order",
     "gradient",
     "gradient_details",
+    "is_zeroth_order",
     "make_stencil",
     "resolve_steps",
     "richardson_stencil",
+    "sgd_update",
+    "step_seed",
+    "zeroth_order_gradient",
+    "zeroth_order_step",
 ]
