@@ -308,3 +308,22 @@ def test_sigint_finishes_the_batch_flushes_the_logs_and_keeps_the_checkpoint(tmp
     assert saved.optimizer.step_count == done * batches_per_epoch
     rows = (tmp_path / "log.csv").read_text().splitlines()
     assert rows == [f"{epoch},{loss!r}" for epoch, loss in enumerate(saved.history.history["loss"])]
+
+
+def test_a_resumed_run_extends_the_saved_history(tmp_path):
+    """fit returns this call's epochs; model.history (what save writes) keeps them all."""
+    import deep_learning_toolkit as dlt
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 4)), rng.integers(0, 3, 40)
+    model = dlt.Sequential([dlt.Dense(4, 5, activation="tanh"), dlt.Dense(5, 3)], seed=0)
+    model.compile(optimizer="adam")
+    first = model.fit(X, y, epochs=3, batch_size=20)
+    model.save(tmp_path / "m.dltk")
+    loaded = dlt.load_model(tmp_path / "m.dltk")
+    second = loaded.fit(X, y, epochs=5, batch_size=20, initial_epoch=3)
+    assert second.epoch == [3, 4]
+    assert loaded.history.epoch == [0, 1, 2, 3, 4]
+    assert loaded.history.history["loss"] == first.history["loss"] + second.history["loss"]
+    loaded.save(tmp_path / "m.dltk")
+    assert dlt.load_model(tmp_path / "m.dltk").history.epoch == [0, 1, 2, 3, 4]

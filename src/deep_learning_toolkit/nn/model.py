@@ -513,7 +513,14 @@ class Sequential:
                 **self.optimizer.hyperparameters(),
             },
         )
-        self.history = history
+        # model.history is the record a checkpoint saves: a run resumed where the previous one
+        # stopped extends it, while fit returns only this call's epochs (as Keras does).
+        previous = self.history
+        if previous is not None and previous.epoch and previous.epoch[-1] == initial_epoch - 1:
+            self.history = History.from_dict(previous.to_dict())
+            self.history.params = dict(history.params)
+        else:
+            self.history = history
         extra: list[Callback] = list(callbacks or [])
         if verbose:
             extra.append(ProgressBar(epochs, initial_epoch, self.method_name))
@@ -543,6 +550,8 @@ class Sequential:
                             self._scores(self.forward(validation[0]), validation[1], "val_")
                         )
                     history.append(epoch, logs)
+                    if self.history is not history:
+                        self.history.append(epoch, logs)
                     self.epochs_completed = epoch + 1
                     callback_list.on_epoch_end(epoch, logs)
                     if self.stop_training or interrupt.requested:
