@@ -120,10 +120,7 @@ class Sequential:
                 )
         self.seed = check_int("seed", seed, minimum=0)
         self.params = np.zeros(sum(layer.num_parameters for layer in self.layers))
-        start = 0
-        for layer in self.layers:
-            layer.bind(self.params[start : start + layer.num_parameters])
-            start += layer.num_parameters
+        self._bind(self.params)
         rng = np.random.default_rng(self.seed)
         for layer in self.layers:
             layer.initialize(rng)
@@ -315,16 +312,27 @@ class Sequential:
         return X, targets
 
     # ------------------------------------------------------------------ gradients
+    def _bind(self, flat: np.ndarray) -> None:
+        """Make every layer's ``W`` and ``b`` views of the flat vector ``flat``."""
+        start = 0
+        for layer in self.layers:
+            layer.bind(flat[start : start + layer.num_parameters])
+            start += layer.num_parameters
+
     def _loss_at(self, X: np.ndarray, targets: np.ndarray):
+        """The loss as a function of a flat parameter vector (for the plain reference loop).
+
+        The layers are pointed at ``theta`` for the call (no copy of the parameters), so each
+        evaluation costs one forward pass, as in a plain per-parameter loop.
+        """
         loss = self.loss
 
         def loss_of(theta: np.ndarray) -> float:
-            saved = self.params.copy()
-            self.params[...] = theta
+            self._bind(theta)
             try:
                 return float(loss.batched(self.forward(X), targets))
             finally:
-                self.params[...] = saved
+                self._bind(self.params)
 
         return loss_of
 
