@@ -39,15 +39,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._validation import describe
+from .engine import DEFAULT_MEMORY_BUDGET, forward_pass
 from .stencils import COMPLEX_STEP
 from .steps import resolve_steps
 
 if TYPE_CHECKING:  # the models import numdiff, so numdiff names them only in annotations
     from ..nn.layers import Dense
     from ..nn.losses import Loss
-
-#: Default memory budget for the complex perturbation batches of one chunk.
-DEFAULT_MEMORY_BUDGET = 256 * 2**20
 
 
 def call_complex(f: Callable[[np.ndarray], object], z: np.ndarray, where: str) -> complex:
@@ -121,15 +119,6 @@ def check_loss(loss: Loss, n_outputs: int) -> None:
         )
 
 
-def _forward(layers: Sequence[Dense], X: np.ndarray) -> tuple[list, list]:
-    """Pre-activations and activations (``act[0] = X``) of every layer, in float64."""
-    pre, act = [], [X]
-    for layer in layers:
-        pre.append(layer.pre_activation(act[-1]))
-        act.append(layer.activation(pre[-1]))
-    return pre, act
-
-
 def _propagate(layers: Sequence[Dense], a: np.ndarray) -> np.ndarray:
     """Run complex activations ``a`` of shape (M, N, w) through ``layers``."""
     M, N, _ = a.shape
@@ -191,7 +180,7 @@ def complex_step_gradient(
     """
     check_loss(loss, layers[-1].out_features)
     steps = resolve_steps(params, COMPLEX_STEP, steps)
-    pre, act = _forward(layers, X)
+    pre, act = forward_pass(layers, X)
     outputs = act[-1]
     value = float(loss.batched(outputs, targets))
     gradient = np.empty(params.size)

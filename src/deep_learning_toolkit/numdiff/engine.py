@@ -116,8 +116,13 @@ def supports(layers: Sequence[object]) -> bool:
     return len(layers) > 0 and all(type(layer) is Dense for layer in layers)
 
 
-def _forward(layers: Sequence[Dense], X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Pre-activations ``z`` and activations ``a`` (``a[0] = X``) of every layer."""
+def forward_pass(
+    layers: Sequence[Dense], X: np.ndarray
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Pre-activations ``z`` and activations ``a`` (``a[0] = X``) of every layer.
+
+    Works in any dtype the layers accept (float64 here, complex128 for the complex step).
+    """
     pre, act = [], [X]
     for layer in layers:
         z = layer.pre_activation(act[-1])
@@ -152,7 +157,7 @@ class _Step:
     ) -> None:
         self.layers = layers
         self.loss = loss
-        self.pre, self.act = _forward(layers, X)
+        self.pre, self.act = forward_pass(layers, X)
         self.outputs = self.act[-1]
         self.ctx: Context = loss.context(self.outputs, targets)
         self.value = float(loss.batched(self.outputs, targets))
