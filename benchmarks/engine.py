@@ -87,7 +87,8 @@ def torch_gradient_time(model: dlt.Sequential, X: np.ndarray, y: np.ndarray, rep
 
 def tune(repeats: int) -> None:
     """Time per gradient against chunk bytes and worker threads (three_point_midpoint)."""
-    from deep_learning_toolkit.numdiff import engine, get_stencil, resolve_steps
+    from deep_learning_toolkit.gradients import engine
+    from deep_learning_toolkit.numdiff import get_stencil, resolve_steps
 
     stencil = get_stencil("three_point_midpoint")
     default = engine.CHUNK_BYTES
@@ -104,10 +105,8 @@ def tune(repeats: int) -> None:
             engine.CHUNK_BYTES = size
             for workers in (1, 2):
                 elapsed = best_time(
-                    lambda: engine.sequential_gradient(
-                        model.layers,
-                        model.params,
-                        X,
+                    lambda: engine.batched_gradient(
+                        model, X,
                         targets,
                         model.loss,
                         stencil,

@@ -30,8 +30,10 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import deep_learning_toolkit as dlt
 from deep_learning_toolkit.data import StandardScaler, load_dataset
-from deep_learning_toolkit.distributed import RayGradient, ray_session, sweep
-from deep_learning_toolkit.numdiff import METHODS, engine
+from deep_learning_toolkit.distributed import RayGradient, ray_session
+from deep_learning_toolkit.experiments import sweep
+from deep_learning_toolkit.gradients import engine
+from deep_learning_toolkit.numdiff import METHODS
 from deep_learning_toolkit.numdiff.stencils import get_stencil
 from deep_learning_toolkit.numdiff.steps import resolve_steps
 
@@ -95,12 +97,12 @@ def gradient_table(widths: tuple[int, ...], repeats: int, sharded: RayGradient) 
     for width in widths:
         model, X, targets = network(width)
         steps = resolve_steps(model.params, stencil, None)
-        args = (model.layers, model.params, X, targets, model.loss, stencil, steps)
-        local = median_time(lambda: engine.sequential_gradient(*args), repeats)
+        args = (model, X, targets, model.loss, stencil, steps)
+        local = median_time(lambda: engine.batched_gradient(*args), repeats)
         with threadpool_limits(1):
-            single = median_time(lambda: engine.sequential_gradient(*args), repeats)
+            single = median_time(lambda: engine.batched_gradient(*args), repeats)
         ray = median_time(lambda: sharded(*args), repeats)
-        reference = engine.sequential_gradient(*args).gradient
+        reference = engine.batched_gradient(*args).gradient
         difference = np.max(np.abs(sharded(*args).gradient - reference))
         difference /= np.max(np.abs(reference))
         speedup = min(local, single) / ray
@@ -170,7 +172,7 @@ def main() -> None:
             model, X, targets = network(8)  # start the actors to measure the latency
             stencil = get_stencil(METHOD)
             steps = resolve_steps(model.params, stencil, None)
-            sharded(model.layers, model.params, X, targets, model.loss, stencil, steps)
+            sharded(model, X, targets, model.loss, stencil, steps)
             print(
                 f"machine: {os.cpu_count()} CPUs; Ray: {cpus} CPUs, "
                 f"{len(sharded.worker_pids())} gradient workers (1 CPU each); "

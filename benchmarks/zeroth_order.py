@@ -95,7 +95,7 @@ def _memory(run) -> dict[str, float]:
 def worker(hidden: tuple[int, ...], mode: str, repeats: int) -> dict[str, object]:
     """Time (``mode="time"``) or weigh (``"memory"``) every step of one network."""
     import deep_learning_toolkit as dlt
-    from deep_learning_toolkit.numdiff import engine
+    from deep_learning_toolkit.gradients import engine, network_zeroth_order
     from deep_learning_toolkit.numdiff import zeroth_order as zo
     from deep_learning_toolkit.numdiff.stencils import get_stencil
     from deep_learning_toolkit.numdiff.steps import resolve_steps
@@ -120,13 +120,13 @@ def worker(hidden: tuple[int, ...], mode: str, repeats: int) -> dict[str, object
         zo.zeroth_order_step(f, params, lr, "spsa", next(counter))
 
     def spsa_with_outputs() -> None:
-        result = zo.sequential_zeroth_order(
-            model.layers, params, X, targets, loss, "spsa", next(counter), gradient=False
+        result = network_zeroth_order(
+            model, X, targets, loss, "spsa", next(counter), gradient=False
         )
         zo.sgd_update(params, result.estimate, lr)
 
     def spsa_full_gradient() -> None:
-        zo.sequential_zeroth_order(model.layers, params, X, targets, loss, "spsa", next(counter))
+        network_zeroth_order(model, X, targets, loss, "spsa", next(counter))
 
     def gaussian() -> None:
         zo.zeroth_order_step(f, params, lr, "gaussian", next(counter))
@@ -143,7 +143,7 @@ def worker(hidden: tuple[int, ...], mode: str, repeats: int) -> dict[str, object
 
         def three_point() -> None:
             steps = resolve_steps(params, stencil)
-            engine.sequential_gradient(model.layers, params, X, targets, loss, stencil, steps)
+            engine.batched_gradient(model, X, targets, loss, stencil, steps)
 
         runs["three_point_midpoint"] = three_point
     if mode == "memory":

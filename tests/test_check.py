@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import deep_learning_toolkit as dlt
+from deep_learning_toolkit.gradients import check_model_gradient
 from deep_learning_toolkit.numdiff.check import (
     SAFETY,
     GradientCheck,
     check_gradient,
-    check_model_gradient,
     default_rtol,
 )
 from deep_learning_toolkit.numdiff.stencils import ALL_METHODS, get_method

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import deep_learning_toolkit as dlt
+from deep_learning_toolkit.gradients.complex_step import check_loss, complex_step_gradient
 from deep_learning_toolkit.nn.activations import ACTIVATIONS, LEAKY_RELU_SLOPE
 from deep_learning_toolkit.nn.losses import LOSSES, get_loss
-from deep_learning_toolkit.numdiff.complex_step import check_loss, complex_step_gradient
 from deep_learning_toolkit.numdiff.gradient import gradient, gradient_details
 
 H = 1e-20
@@ -87,7 +87,7 @@ def test_mae_is_refused_with_a_clear_error() -> None:
     X = np.ones((3, 2))
     targets = model.loss.prepare_targets(np.zeros(3), 1)
     with pytest.raises(ValueError, match="use a finite-difference method"):
-        complex_step_gradient(model.layers, model.params, X, targets, model.loss)
+        complex_step_gradient(model, X, targets, model.loss)
 
 
 def test_a_loss_that_drops_the_imaginary_part_is_caught() -> None:
@@ -171,9 +171,8 @@ def test_complex_step_matches_autograd_to_1e_14(activation: str) -> None:
     model, X, y = model_and_batch(activation, "cross_entropy")
     value, truth = autograd_gradient(model, X, y)
     targets = model.loss.prepare_targets(y, model.n_outputs)
-    loss, grad, evaluations = complex_step_gradient(
-        model.layers, model.params, X, targets, model.loss
-    )
+    result = complex_step_gradient(model, X, targets, model.loss)
+    loss, grad, evaluations = result.loss, result.gradient, result.evaluations
     assert relative(grad, truth) <= 1e-14
     assert loss == pytest.approx(value, rel=1e-14)
     assert evaluations == model.num_parameters + 1
@@ -197,17 +196,15 @@ def test_every_layer_kind_and_loss_against_autograd(activation: str, loss: str) 
     model, X, y = model_and_batch(activation, loss, seed=2)
     _, truth = autograd_gradient(model, X, y)
     targets = model.loss.prepare_targets(y, model.n_outputs)
-    _, grad, _ = complex_step_gradient(model.layers, model.params, X, targets, model.loss)
+    grad = complex_step_gradient(model, X, targets, model.loss).gradient
     assert relative(grad, truth) <= 1e-13
 
 
 def test_model_path_equals_the_function_path_and_is_chunk_independent() -> None:
     model, X, y = model_and_batch("tanh", "cross_entropy", seed=4, hidden=6)
     targets = model.loss.prepare_targets(y, model.n_outputs)
-    _, grad, _ = complex_step_gradient(model.layers, model.params, X, targets, model.loss)
-    _, small, _ = complex_step_gradient(
-        model.layers, model.params, X, targets, model.loss, memory_budget=1
-    )
+    grad = complex_step_gradient(model, X, targets, model.loss).gradient
+    small = complex_step_gradient(model, X, targets, model.loss, memory_budget=1).gradient
     np.testing.assert_array_equal(grad, small)
 
     def f(theta: np.ndarray) -> complex:
@@ -223,5 +220,5 @@ def test_model_path_equals_the_function_path_and_is_chunk_independent() -> None:
     np.testing.assert_allclose(grad, plain, rtol=1e-13, atol=1e-17)
     # The model's parameters are untouched.
     model_params = model.get_params()
-    complex_step_gradient(model.layers, model.params, X, targets, model.loss)
+    complex_step_gradient(model, X, targets, model.loss)
     np.testing.assert_array_equal(model.get_params(), model_params)

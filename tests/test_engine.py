@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import deep_learning_toolkit as dlt
-from deep_learning_toolkit.numdiff import METHODS, engine, get_stencil, resolve_steps
+from deep_learning_toolkit.gradients import engine
+from deep_learning_toolkit.numdiff import METHODS, get_stencil, resolve_steps
 
 EPS = np.finfo(np.float64).eps
 
@@ -67,8 +68,8 @@ def test_engine_equals_reference(method, arch, chunk_size):
     model, X, y, targets = make_problem(*arch)
     stencil = get_stencil(method)
     steps = np.full(model.num_parameters, 0.125)
-    fast = engine.sequential_gradient(
-        model.layers, model.params, X, targets, model.loss, stencil, steps, chunk_size=chunk_size
+    fast = engine.batched_gradient(
+        model, X, targets, model.loss, stencil, steps, chunk_size=chunk_size
     )
     slow = reference(model, X, y, method, 0.125)
     scale = np.abs(slow.gradient).max()
@@ -99,19 +100,15 @@ def test_engine_is_used_and_leaves_parameters_untouched():
     before = model.get_params()
     model.loss_and_gradient(X, y, method="five_point_endpoint")
     assert np.array_equal(before, model.params)
-    assert engine.supports(model.layers)
+    assert all(hasattr(layer, "perturb") for layer in model.layers)  # the structured path
 
 
 def test_memory_budget_splits_into_chunks_with_same_result():
     model, X, y, targets = make_problem((9, 8), "tanh", "cross_entropy", 3, n=40)
     stencil = get_stencil("three_point_midpoint")
     steps = resolve_steps(model.params, stencil)
-    whole = engine.sequential_gradient(
-        model.layers, model.params, X, targets, model.loss, stencil, steps
-    )
-    tiny = engine.sequential_gradient(
-        model.layers, model.params, X, targets, model.loss, stencil, steps, memory_budget=1
-    )
+    whole = engine.batched_gradient(model, X, targets, model.loss, stencil, steps)
+    tiny = engine.batched_gradient(model, X, targets, model.loss, stencil, steps, memory_budget=1)
     np.testing.assert_allclose(tiny.gradient, whole.gradient, rtol=0, atol=1e-13)
 
 

@@ -20,15 +20,14 @@ import deep_learning_toolkit as dlt
 from deep_learning_toolkit.distributed import (
     BACKENDS,
     RayGradient,
-    TrialResult,
-    expand_grid,
     gradient_backend,
     init_ray,
     split_tasks,
-    sweep,
 )
+from deep_learning_toolkit.experiments import TrialResult, expand_grid, sweep
+from deep_learning_toolkit.gradients import engine
 from deep_learning_toolkit.nn.losses import CrossEntropy
-from deep_learning_toolkit.numdiff import METHODS, engine
+from deep_learning_toolkit.numdiff import METHODS
 from deep_learning_toolkit.numdiff.stencils import get_stencil
 from deep_learning_toolkit.numdiff.steps import resolve_steps
 
@@ -63,6 +62,10 @@ def problem(kind: str):
     return model, X, targets
 
 
+def sizes(model) -> list[int]:
+    return [layer.num_parameters for layer in model.layers]
+
+
 def gradient_inputs(model, method):
     stencil = get_stencil(method)
     return stencil, resolve_steps(model.params, stencil, None)
@@ -75,7 +78,7 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
 # ---------------------------------------------------------------------- without Ray
 def test_split_tasks_covers_every_parameter_once_within_the_chunks() -> None:
     model, X, _ = problem("classification")
-    chunks = engine.plan_chunks(model.layers, len(X), 4, chunk_size=10)
+    chunks = engine.plan_chunks(sizes(model), [1, 1, 1], len(X), 4, chunk_size=10)
     costs = np.array([5.0, 1.0, 0.5])
     tasks = split_tasks(model.layers, chunks, costs, 6)
     assert len(tasks) == 6
@@ -93,7 +96,7 @@ def test_split_tasks_covers_every_parameter_once_within_the_chunks() -> None:
 
 def test_split_tasks_never_makes_more_tasks_than_parameters() -> None:
     model = dlt.Sequential([dlt.Dense(1, 1)])
-    chunks = engine.plan_chunks(model.layers, 3, 2)
+    chunks = engine.plan_chunks(sizes(model), [1], 3, 2)
     tasks = split_tasks(model.layers, chunks, np.ones(1), 8)
     assert [[(p.start, p.stop) for p in task] for task in tasks] == [[(0, 1)], [(1, 2)]]
 
@@ -102,9 +105,10 @@ def test_local_backend_never_imports_ray() -> None:
     pytest.importorskip("sklearn")
     code = (
         "import sys, deep_learning_toolkit.distributed as d;"
-        "from deep_learning_toolkit.numdiff import engine;"
-        "assert d.gradient_backend('local') is engine.sequential_gradient;"
-        "d.sweep([{'method': 'forward'}], base={'epochs': 1});"
+        "from deep_learning_toolkit.gradients import engine;"
+        "from deep_learning_toolkit.experiments import sweep;"
+        "assert d.gradient_backend('local') is engine.batched_gradient;"
+        "sweep([{'method': 'forward'}], base={'epochs': 1});"
         "assert 'ray' not in sys.modules, 'ray was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
@@ -175,14 +179,10 @@ class TestShardedGradient:
     def test_equals_the_local_engine(self, sharded, method: str) -> None:
         gradient, (model, X, targets) = sharded
         stencil, steps = gradient_inputs(model, method)
-        local = engine.sequential_gradient(
-            model.layers, model.params, X, targets, model.loss, stencil, steps
-        )
+        local = engine.batched_gradient(model, X, targets, model.loss, stencil, steps)
         # chunk_size=5: many pieces; a model's first call splits evenly, later ones by cost.
         for _ in range(2):
-            result = gradient(
-                model.layers, model.params, X, targets, model.loss, stencil, steps, chunk_size=5
-            )
+            result = gradient(model, X, targets, model.loss, stencil, steps, chunk_size=5)
             assert relative_error(result.gradient, local.gradient) <= 1e-12
             assert result.loss == local.loss
             np.testing.assert_array_equal(result.outputs, local.outputs)
@@ -193,11 +193,12 @@ class TestShardedGradient:
         gradient, (model, X, targets) = sharded
         before = model.get_params()
         stencil, steps = gradient_inputs(model, "central")
-        gradient(model.layers, model.params, X, targets, model.loss, stencil, steps)
+        gradient(model, X, targets, model.loss, stencil, steps)
         np.testing.assert_array_equal(model.params, before)
-        size = model.num_parameters
-        with pytest.raises(ValueError, match=f"params must be a flat vector of the layers' {size}"):
-            gradient(model.layers, model.params[:-1], X, targets, model.loss, stencil, steps)
+        with pytest.raises(TypeError, match="RayGradient needs a network"):
+            gradient(model.layers, X, targets, model.loss, stencil, steps)
+        with pytest.raises(ValueError, match="steps must have shape"):
+            gradient(model, X, targets, model.loss, stencil, steps[:-1])
 
 
 def killing_loss(marker: Path) -> CrossEntropy:
@@ -237,16 +238,12 @@ def test_a_worker_killed_mid_step_is_replaced_and_the_result_unchanged(
 ) -> None:
     model, X, targets = problem("classification")
     stencil, steps = gradient_inputs(model, "five_point_midpoint")
-    local = engine.sequential_gradient(
-        model.layers, model.params, X, targets, model.loss, stencil, steps
-    )
+    local = engine.batched_gradient(model, X, targets, model.loss, stencil, steps)
     marker = tmp_path / "killed"
     with RayGradient(num_workers=2) as gradient:
-        calm = gradient(model.layers, model.params, X, targets, model.loss, stencil, steps)
+        calm = gradient(model, X, targets, model.loss, stencil, steps)
         pids = gradient.worker_pids()
-        result = gradient(
-            model.layers, model.params, X, targets, killing_loss(marker), stencil, steps
-        )
+        result = gradient(model, X, targets, killing_loss(marker), stencil, steps)
         victim = int(marker.read_text())
         assert victim in pids
         survivors = gradient.worker_pids()
@@ -273,7 +270,7 @@ def test_each_worker_fetches_the_step_data_once_per_step(ray_cluster, tmp_path: 
     stencil, steps = gradient_inputs(model, "five_point_endpoint")
     with RayGradient(num_workers=2, overhead_factor=0) as gradient:
         for step in range(1, 4):
-            gradient(model.layers, model.params, X, targets, Counted(), stencil, steps, 256, 4)
+            gradient(model, X, targets, Counted(), stencil, steps, 256, 4)
             # The first step splits evenly over the workers, later ones as finely as allowed.
             assert len(gradient.last_tasks) == (2 if step == 1 else 2 * gradient.tasks_per_worker)
             assert len(log.read_text()) <= 2 * step

@@ -6,30 +6,48 @@
 ...               method="five_point_midpoint", metrics=["accuracy"])
 """
 
-from . import data, distributed, numdiff, optim, training, viz
-from .distributed import sweep
+from typing import Any
+
+from . import data, distributed, gradients, nn, numdiff, optim, training, viz
+from .gradients import check_model_gradient
 from .io import load_model, save_model
-from .nn import Dense, Sequential
-from .numdiff.check import check_gradient, check_model_gradient
+from .model import Sequential
+from .nn import Dense, Layer, register_layer
+from .numdiff.check import check_gradient
 from .training import Callback, EarlyStopping, History, ModelCheckpoint, TensorBoardLogger
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """``dlt.sweep``: the experiments' sweep, imported on first use (the library itself
+    never imports the experiments)."""
+    if name == "sweep":
+        from .experiments.sweep import sweep
+
+        return sweep
+    raise AttributeError(f"module 'deep_learning_toolkit' has no attribute {name!r}")
+
 
 __all__ = [
     "Callback",
     "Dense",
     "EarlyStopping",
     "History",
+    "Layer",
     "ModelCheckpoint",
     "Sequential",
     "TensorBoardLogger",
     "check_gradient",
     "check_model_gradient",
     "load_model",
+    "register_layer",
     "save_model",
     "sweep",
     "data",
     "distributed",
+    "gradients",
+    "nn",
     "numdiff",
     "optim",
     "training",

@@ -27,9 +27,8 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_choice, check_int
-from .nn.layers import Dense
-from .nn.model import Sequential
-from .numdiff.complex_step import complex_step_gradient
+from .model import Sequential
+from .nn.dense import Dense
 from .numdiff.stencils import ALL_METHODS, ComplexStep, get_method
 from .numdiff.steps import nearest_power_of_two
 
@@ -195,18 +194,12 @@ def reference_gradient(model: Sequential, X: object, y: object, truth: str = "au
         except ImportError:
             if truth == "torch":
                 raise
-    X, targets = model._prepare(X, y)
-    _, grad, _ = complex_step_gradient(model.layers, model.params, X, targets, model.loss)
+    grad = model.loss_and_gradient(X, y, method="complex_step")[1]
     return grad, "complex step (torch not installed)"
 
 
 def _gradient_at(model: Sequential, X, y, method, relative_step: float) -> np.ndarray:
     steps = nearest_power_of_two(relative_step * np.maximum(1.0, np.abs(model.params)))
-    if isinstance(method, ComplexStep):
-        prepared, targets = model._prepare(X, y)
-        return complex_step_gradient(
-            model.layers, model.params, prepared, targets, model.loss, steps
-        )[1]
     return model.loss_and_gradient(X, y, method=method, step=steps)[1]
 
 

@@ -18,7 +18,6 @@ PyTorch is optional: ``pip install 'deep_learning_toolkit[torch]'``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,16 +25,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._validation import check_array, check_int, check_same_length, describe
-from ..data.batching import minibatch_indices
 from ..nn.activations import LEAKY_RELU_SLOPE
-from ..training.callbacks import Callback, CallbackList, ProgressBar
+from ..training.callbacks import Callback
 from ..training.history import History
+from ..training.loop import BatchOutcome, Loop, start_history, train
 from ..training.metrics import get_metric
 
 if TYPE_CHECKING:
     import torch
 
-    from ..nn.model import Sequential
+    from ..model import Sequential
 
 #: Name of the twin's runs (History.name, TensorBoard run, plot label).
 TWIN_NAME = "pytorch"
@@ -214,6 +213,7 @@ class TorchTwin:
         self._loss_function = _loss_function(model.loss.name)
         self.history: History | None = None
         self.stop_training = False
+        self.epochs_completed = 0
 
     # ------------------------------------------------------------------ parameters
     def get_params(self) -> np.ndarray:
@@ -295,85 +295,57 @@ class TorchTwin:
                     f"got {describe(validation_data)}."
                 )
             validation = self._prepare(*validation_data, names=("X_val", "y_val"))
-        hyperparameters = dict(self.model.optimizer.hyperparameters())
-        self.history = history = History(
-            name=TWIN_NAME,
-            params={
-                "method": TWIN_METHOD,
-                "loss": self.loss.name,
-                "epochs": epochs,
-                "batch_size": batch_size,
-                "samples": n,
-                "num_parameters": self.model.num_parameters,
-                "seed": seed,
-                **hyperparameters,
-            },
+        params = {
+            "method": TWIN_METHOD,
+            "loss": self.loss.name,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "samples": n,
+            "num_parameters": self.model.num_parameters,
+            "seed": seed,
+            **self.model.optimizer.hyperparameters(),
+        }
+        self.history = None  # every fit of the twin starts a new record
+        history = start_history(self, TWIN_NAME, params, 0)
+        loop = Loop(
+            step=lambda rows, epoch, batch: self._step(X_t, T_t, rows),
+            n_samples=n,
+            targets=targets,
+            epochs=epochs,
+            initial_epoch=0,
+            batch_size=batch_size,
+            shuffle=bool(shuffle),
+            seed=seed,
+            scores=self._scores,
+            validate=None if validation is None else lambda: self._validate(validation),
+            lr=lambda: self.optimizer.param_groups[0]["lr"],
         )
-        extra = list(callbacks or [])
-        if verbose:
-            extra.append(ProgressBar(epochs, 0, TWIN_NAME))
-        callback_list = CallbackList(extra, self)  # type: ignore[arg-type]
-        self.stop_training = False
         saved_threads = torch.get_num_threads()
         if num_threads is not None:
             torch.set_num_threads(num_threads)
-        callback_list.on_train_begin({})
         try:
-            for epoch in range(epochs):
-                callback_list.on_epoch_begin(epoch, {})
-                logs = self._run_epoch(X_t, T_t, targets, epoch, batch_size, shuffle, seed)
-                if validation is not None:
-                    with torch.no_grad():
-                        outputs = self.network(validation[0])
-                        value = float(self._loss_function(outputs, validation[1]))
-                    logs["val_loss"] = value
-                    logs.update(self._scores(outputs.numpy(), validation[2], "val_"))
-                history.append(epoch, logs)
-                callback_list.on_epoch_end(epoch, logs)
-                if self.stop_training:
-                    break
+            return train(self, loop, history, callbacks, verbose)
         finally:
             torch.set_num_threads(saved_threads)
-            callback_list.on_train_end({})
-        return history
 
-    def _run_epoch(
-        self,
-        X_t: Any,
-        T_t: Any,
-        targets: np.ndarray,
-        epoch: int,
-        batch_size: int,
-        shuffle: bool,
-        seed: int,
-    ) -> dict[str, float]:
+    def _step(self, X_t: Any, T_t: Any, rows: np.ndarray) -> BatchOutcome:
+        """One autograd step on the batch ``rows``."""
         torch = require_torch()
-        started = time.perf_counter()
-        batches = minibatch_indices(
-            len(targets), batch_size, seed=seed, epoch=epoch, shuffle=shuffle
-        )
-        total_loss, grad_norms, outputs = 0.0, [], []
-        for index in batches:
-            rows = torch.from_numpy(index)
-            self.optimizer.zero_grad()
-            batch_outputs = self.network(X_t[rows])
-            loss = self._loss_function(batch_outputs, T_t[rows])
-            loss.backward()
-            grad_norms.append(_gradient_norm(self.network))
-            self.optimizer.step()
-            total_loss += float(loss.detach()) * len(index)
-            outputs.append(batch_outputs.detach().numpy())
-        order = np.concatenate(batches)
-        logs = {"loss": total_loss / len(targets)}
-        logs.update(self._scores(np.concatenate(outputs), targets[order]))
-        logs.update(
-            evaluations=float(len(batches)),
-            grad_norm=float(np.mean(grad_norms)),
-            lr=float(self.optimizer.param_groups[0]["lr"]),
-            fd_step=0.0,
-            seconds=time.perf_counter() - started,
-        )
-        return logs
+        index = torch.from_numpy(rows)
+        self.optimizer.zero_grad()
+        outputs = self.network(X_t[index])
+        loss = self._loss_function(outputs, T_t[index])
+        loss.backward()
+        grad_norm = _gradient_norm(self.network)
+        self.optimizer.step()
+        return BatchOutcome(float(loss.detach()), outputs.detach().numpy(), 1, grad_norm, 0.0)
+
+    def _validate(self, validation: tuple[Any, Any, np.ndarray]) -> dict[str, float]:
+        torch = require_torch()
+        with torch.no_grad():
+            outputs = self.network(validation[0])
+            value = float(self._loss_function(outputs, validation[1]))
+        return {"val_loss": value, **self._scores(outputs.numpy(), validation[2], "val_")}
 
     def __repr__(self) -> str:
         return f"TorchTwin({self.network!r})"

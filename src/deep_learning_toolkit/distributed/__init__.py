@@ -4,9 +4,9 @@ Two kinds of independent work are spread out:
 
 * the perturbed losses of one gradient step: ``backend="ray"`` evaluates the engine's chunks
   on Ray actors (:class:`RayGradient`), with the same result as the local engine;
-* the trainings of a comparison (methods, seeds, steps, learning rates): :func:`sweep` runs
-  them one after the other (``backend="local"``) or as parallel Ray tasks (``"ray"``), with
-  the same Histories and final parameters either way.
+* the trainings of a comparison (methods, seeds, steps, learning rates):
+  :func:`deep_learning_toolkit.experiments.sweep` runs them one after the other or as
+  parallel Ray tasks, with :func:`ray_session` from here.
 
 Ray is optional (``pip install 'deep_learning_toolkit[ray]'``) and imported only when a Ray
 backend or session is used; ``backend="local"`` never imports it.
@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .._validation import check_choice
-from ..numdiff import engine
+from ..gradients.engine import batched_gradient
+from ..gradients.result import GradientResult
 from .ray_backend import RayGradient, init_ray, ray_session, split_tasks
-from .sweep import TRIAL_KEYS, TrialResult, expand_grid, sweep, train_trial
 
 #: Where gradients and sweeps run: in this process, or on Ray (local or a cluster).
 BACKENDS = ("local", "ray")
@@ -31,30 +31,25 @@ def check_backend(backend: object) -> str:
     return check_choice("backend", backend, BACKENDS)
 
 
-def gradient_backend(backend: str = "local", **options: Any) -> Callable[..., engine.EngineResult]:
-    """The gradient function of ``backend``, called like ``engine.sequential_gradient``.
+def gradient_backend(backend: str = "local", **options: Any) -> Callable[..., GradientResult]:
+    """The gradient function of ``backend``, called like ``gradients.engine.batched_gradient``.
 
-    ``"local"`` is :func:`~deep_learning_toolkit.numdiff.engine.sequential_gradient` itself;
+    ``"local"`` is :func:`~deep_learning_toolkit.gradients.engine.batched_gradient` itself;
     ``"ray"`` is a new :class:`RayGradient` (``options`` go to its constructor).
     """
     if check_backend(backend) == "local":
         if options:
             raise TypeError(f"the local backend takes no options; got {sorted(options)}.")
-        return engine.sequential_gradient
+        return batched_gradient
     return RayGradient(**options)
 
 
 __all__ = [
     "BACKENDS",
-    "TRIAL_KEYS",
     "RayGradient",
-    "TrialResult",
     "check_backend",
-    "expand_grid",
     "gradient_backend",
     "init_ray",
     "ray_session",
     "split_tasks",
-    "sweep",
-    "train_trial",
 ]

@@ -1,11 +1,11 @@
 """Sharded finite-difference gradients on Ray actors.
 
-:class:`RayGradient` is called exactly like :func:`~deep_learning_toolkit.numdiff.engine.
-sequential_gradient` and returns the same :class:`~deep_learning_toolkit.numdiff.engine.
-EngineResult`; only where the engine's chunks are evaluated changes:
+:class:`RayGradient` is called exactly like :func:`~deep_learning_toolkit.gradients.engine.
+batched_gradient` and returns the same :class:`~deep_learning_toolkit.gradients.GradientResult`;
+only where the engine's chunks are evaluated changes:
 
-* a pool of actors (one CPU each) keeps the layer structure between calls (a ``Sequential``
-  rebuilt from the layers' configs);
+* a pool of actors (one CPU each) keeps the layer structure between calls (a ``Network`` of
+  copies of the layers, built-in or user-defined);
 * each step puts its data (parameters, batch, targets, loss, stencil, steps) into the object
   store **once**; every task of the step carries only a reference to it, and an actor fetches
   it and does the unperturbed forward pass once per step, however many tasks it runs;
@@ -19,7 +19,7 @@ EngineResult`; only where the engine's chunks are evaluated changes:
   slow worker or a costly layer does not hold up the rest.
 
 Every task evaluates sub-blocks of the engine's own memory-budgeted chunks with
-:meth:`~deep_learning_toolkit.numdiff.engine.GradientStep.chunk_gradient`, so each gradient entry
+:meth:`~deep_learning_toolkit.gradients.engine.GradientStep.chunk_gradient`, so each gradient entry
 is the same finite difference of the same loss values as the local engine's; only the grouping
 of perturbations into matrix products differs, which can move the last bits (measured:
 identical, and below ``1e-12`` relative in any case).
@@ -47,10 +47,12 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_int, describe
-from ..nn.layers import Dense, layer_from_config
+from ..gradients import engine
+from ..gradients.engine import Chunk, GradientStep
+from ..gradients.result import GradientResult
+from ..nn.layer import Layer
 from ..nn.losses import Loss
-from ..numdiff import engine
-from ..numdiff.engine import Chunk, EngineResult, GradientStep
+from ..nn.network import Network
 from ..numdiff.stencils import Stencil
 
 #: A task should compute at least this many times the round trip of an empty actor call.
@@ -165,15 +167,14 @@ class StepData:
     loss: Loss
     stencil: Stencil
     steps: np.ndarray
+    training: bool
 
 
 class ShardWorker:
     """A Ray actor: holds the network and the current step, evaluates tasks of chunks."""
 
-    def __init__(self, layer_configs: list[dict[str, Any]]) -> None:
-        from ..nn.model import Sequential
-
-        self.model = Sequential([layer_from_config(config) for config in layer_configs])
+    def __init__(self, layers: list[Layer]) -> None:
+        self.network = Network(layers)
         self.step_id: int | None = None
         self.step: GradientStep | None = None
 
@@ -193,9 +194,10 @@ class ShardWorker:
             import ray
 
             data: StepData = ray.get(boxed_data[0])
-            self.model.set_params(data.params)
+            self.network.set_params(data.params)
             self.step = GradientStep(
-                self.model.layers, data.X, data.targets, data.loss, data.stencil, data.steps
+                self.network, data.X, data.targets, data.loss, data.stencil, data.steps,
+                data.training,
             )
             self.step_id = step_id
         pieces, seconds = [], []
@@ -207,15 +209,15 @@ class ShardWorker:
 
 
 def split_tasks(
-    layers: Sequence[Dense], chunks: Sequence[Chunk], costs: np.ndarray, n_tasks: int
+    layers: Sequence[Layer], chunks: Sequence[Chunk], costs: np.ndarray, n_tasks: int
 ) -> list[list[Chunk]]:
     """Cut the parameters into ``n_tasks`` contiguous tasks of about equal cost.
 
     Parameters
     ----------
-    layers : sequence of Dense
+    layers : sequence of Layer
     chunks : sequence of Chunk
-        The engine's chunks (from :func:`~deep_learning_toolkit.numdiff.engine.plan_chunks`),
+        The engine's chunks (from :func:`~deep_learning_toolkit.gradients.engine.plan_chunks`),
         covering every parameter in order; a task never crosses a chunk's memory bound, it
         holds pieces of chunks.
     costs : ndarray
@@ -248,10 +250,10 @@ def split_tasks(
 
 
 class RayGradient:
-    """Finite-difference gradients of a stack of dense layers, sharded over Ray actors.
+    """Finite-difference gradients of a network, sharded over Ray actors.
 
-    Call it like :func:`~deep_learning_toolkit.numdiff.engine.sequential_gradient`; it returns
-    the same :class:`~deep_learning_toolkit.numdiff.engine.EngineResult`. Ray is started
+    Call it like :func:`~deep_learning_toolkit.gradients.engine.batched_gradient`; it returns
+    the same :class:`~deep_learning_toolkit.gradients.GradientResult`. Ray is started
     locally (all CPUs, no dashboard) on the first call unless it is already running; use
     :func:`ray_session` to choose a cluster or to shut Ray down afterwards.
 
@@ -287,8 +289,7 @@ class RayGradient:
     --------
     >>> from deep_learning_toolkit.distributed import RayGradient, ray_session
     >>> with ray_session(num_cpus=2), RayGradient() as sharded:      # doctest: +SKIP
-    ...     result = sharded(model.layers, model.params, X, targets, model.loss,
-    ...                      model.stencil, steps)
+    ...     result = sharded(model, X, targets, model.loss, model.stencil, steps)
     """
 
     def __init__(
@@ -327,7 +328,7 @@ class RayGradient:
         self.last_tasks: list[list[Chunk]] = []
 
     # ------------------------------------------------------------------ workers
-    def _start(self, layers: Sequence[Dense]) -> None:
+    def _start(self, layers: Sequence[Layer]) -> None:
         ray = import_ray()
         init_ray()
         session = _session_id(ray)
@@ -344,7 +345,8 @@ class RayGradient:
             max_task_retries=self.max_restarts,
             scheduling_strategy="SPREAD",
         )
-        self._actors = [worker.remote(configs) for _ in range(count)]
+        copies = [_detached(layer) for layer in layers]
+        self._actors = [worker.remote(copies) for _ in range(count)]
         pings = [actor.ping.remote() for actor in self._actors]
         ready, _ = ray.wait(pings, num_returns=len(pings), timeout=WORKER_START_TIMEOUT)
         if len(ready) < len(pings):
@@ -417,8 +419,7 @@ class RayGradient:
     # ------------------------------------------------------------------ the gradient
     def __call__(
         self,
-        layers: Sequence[Dense],
-        params: np.ndarray,
+        network: Network,
         X: np.ndarray,
         targets: np.ndarray,
         loss: Loss,
@@ -426,29 +427,23 @@ class RayGradient:
         steps: np.ndarray,
         memory_budget: int = engine.DEFAULT_MEMORY_BUDGET,
         chunk_size: int | None = None,
-    ) -> EngineResult:
+        training: bool = True,
+    ) -> GradientResult:
         """Loss and finite-difference gradient, the chunks evaluated by the Ray actors.
 
-        Parameters are those of :func:`~deep_learning_toolkit.numdiff.engine.
-        sequential_gradient`; ``chunk_size`` (like the budget) bounds the pieces, which the
+        Parameters are those of :func:`~deep_learning_toolkit.gradients.engine.
+        batched_gradient`; ``chunk_size`` (like the budget) bounds the pieces, which the
         task planner may cut smaller.
 
         Returns
         -------
-        EngineResult
+        GradientResult
         """
-        if not engine.supports(layers):
-            raise TypeError(
-                f"RayGradient needs a list of Dense layers; got {describe(list(layers))}."
-            )
-        params = np.asarray(params)
+        if not isinstance(network, Network):
+            raise TypeError(f"RayGradient needs a network (e.g. a Sequential); got "
+                            f"{describe(network)}.")
+        layers, params = network.layers, network.params
         steps = np.asarray(steps, dtype=np.float64)
-        expected = sum(layer.num_parameters for layer in layers)
-        if params.ndim != 1 or params.size != expected:
-            raise ValueError(
-                f"params must be a flat vector of the layers' {expected} parameters; "
-                f"got {describe(params)}."
-            )
         if steps.shape != params.shape:
             raise ValueError(f"steps must have shape {params.shape}; got {describe(steps)}.")
         memory_budget = check_int("memory_budget", memory_budget, minimum=1)
@@ -456,11 +451,13 @@ class RayGradient:
         self._start(layers)
         sizes = np.array([layer.num_parameters for layer in layers])
         n_offsets = len(stencil.offsets_array())
-        chunks = engine.plan_chunks(layers, len(X), n_offsets, memory_budget, chunk_size)
+        # The driver's own unperturbed pass (loss, outputs, widths) before the workers start.
+        local = GradientStep(network, X, targets, loss, stencil, steps, training)
+        chunks = local.chunks(memory_budget, chunk_size, 1)
         costs = np.ones(len(layers)) if self._costs is None else self._costs
         tasks = split_tasks(layers, chunks, costs, self._n_tasks(len(X), sizes))
         self._step_id += 1
-        data = ray.put(StepData(params, X, targets, loss, stencil, steps))
+        data = ray.put(StepData(params, X, targets, loss, stencil, steps, training))
         queue = deque(range(len(tasks)))
         pending: dict[Any, tuple[int, Any]] = {}
 
@@ -473,8 +470,6 @@ class RayGradient:
             for actor in self._actors:
                 if queue:
                     submit(actor)
-        # The driver's own unperturbed pass (loss, outputs) overlaps the workers' chunks.
-        local = GradientStep(layers, X, targets, loss, stencil, steps)
         gradient = np.empty(params.shape, dtype=np.float64)
         seconds: list[list[float]] = [[] for _ in tasks]
         while pending:
@@ -487,8 +482,19 @@ class RayGradient:
         self._learn_costs(tasks, seconds, len(X))
         self.last_tasks = tasks
         evaluations = n_offsets * params.size + 1
-        return EngineResult(local.loss, gradient, local.outputs, evaluations)
+        return GradientResult(local.loss, gradient, local.outputs, evaluations)
 
     def __repr__(self) -> str:
         workers = len(self._actors) if self._actors else self.num_workers
         return f"RayGradient(num_workers={workers!r})"
+
+
+def _detached(layer: Layer) -> Layer:
+    """A copy of ``layer`` that belongs to no model (to send to an actor)."""
+    import copy
+
+    clone = copy.copy(layer)
+    clone._owner = None
+    for name in layer.parameters:
+        setattr(clone, name, np.array(getattr(layer, name)))
+    return clone

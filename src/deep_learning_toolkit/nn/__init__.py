@@ -1,7 +1,13 @@
-"""Networks: activations, dense layers, losses and the Sequential model."""
+"""Networks: the Layer protocol, layers, activations, losses, and a network of layers.
+
+The trainable model, :class:`~deep_learning_toolkit.Sequential`, is built on top of this
+package (``deep_learning_toolkit.model``).
+"""
 
 from .activations import ACTIVATIONS, Activation, get_activation
-from .layers import Dense
+from .dense import Dense
+from .initializers import INITIALIZERS, get_initializer
+from .layer import LAYER_TYPES, Layer, layer_from_config, register_layer
 from .losses import (
     LOSSES,
     BinaryCrossEntropy,
@@ -11,19 +17,25 @@ from .losses import (
     MeanSquaredError,
     get_loss,
 )
-from .model import Sequential
+from .network import Network
 
 __all__ = [
     "ACTIVATIONS",
+    "INITIALIZERS",
+    "LAYER_TYPES",
     "LOSSES",
     "Activation",
     "BinaryCrossEntropy",
     "CrossEntropy",
     "Dense",
+    "Layer",
     "Loss",
     "MeanAbsoluteError",
     "MeanSquaredError",
-    "Sequential",
+    "Network",
     "get_activation",
+    "get_initializer",
     "get_loss",
+    "layer_from_config",
+    "register_layer",
 ]

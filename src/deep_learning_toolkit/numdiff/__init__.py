@@ -5,8 +5,7 @@
 ('forward', 'backward')
 """
 
-from .check import GradientCheck, check_gradient, check_model_gradient
-from .complex_step import complex_step_gradient
+from .check import GradientCheck, check_gradient
 from .fornberg import Formula, analyse, finite_difference, fornberg_weights
 from .gradient import GradientResult, derivative, gradient, gradient_details
 from .richardson import richardson_stencil
@@ -51,8 +50,6 @@ __all__ = [
     "Stencil",
     "analyse",
     "check_gradient",
-    "check_model_gradient",
-    "complex_step_gradient",
     "default_steps",
     "directional_slopes",
     "estimate_gradient",

@@ -1,7 +1,7 @@
 """Gradient checking: compare a claimed gradient with a numerical one, with an honest tolerance.
 
 :func:`check_gradient` takes any function and a claimed gradient (say, hand-derived or from an
-autodiff framework), :func:`check_model_gradient` a :class:`~deep_learning_toolkit.Sequential`
+autodiff framework); :func:`~deep_learning_toolkit.check_model_gradient` (in ``gradients``) a
 model and a claimed gradient of its loss. Both compute the numerical gradient *with its error
 estimate* (the formula at ``h`` and ``2h``, see :mod:`~deep_learning_toolkit.numdiff.richardson`)
 and accept entry ``i`` when
@@ -31,13 +31,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_array, check_float, check_int, describe
-from .complex_step import complex_step_gradient
+from .._validation import check_array, check_float, check_int
 from .fornberg import EPS
 from .gradient import gradient_details
-from .richardson import error_estimate, richardson_stencil
+from .richardson import richardson_stencil
 from .stencils import ComplexStep, Stencil, get_method
-from .steps import resolve_steps
 
 #: Factor between the error theory (or estimate) and the tolerance of a check.
 SAFETY = 10.0
@@ -296,82 +294,5 @@ def check_gradient(
         atol=atol,
         evaluations=result.evaluations,
         name=_index_name(x.shape),
-        n_worst=n_worst,
-    )
-
-
-def check_model_gradient(
-    model: object,
-    X: object,
-    y: object,
-    grad: object,
-    method: str | Stencil | ComplexStep = "three_point_midpoint",
-    rtol: float | None = None,
-    *,
-    atol: float | None = None,
-    step: object = None,
-    richardson: int = 0,
-    n_worst: int = 5,
-) -> GradientCheck:
-    """Check a claimed gradient of a compiled model's loss on ``(X, y)`` at its parameters.
-
-    The numerical gradient comes from the model's batched engine (or the complex step through
-    the model), at steps ``h`` and ``2h`` for the error estimate; the worst entries are named
-    by :meth:`~deep_learning_toolkit.Sequential.parameter_name`.
-
-    Parameters
-    ----------
-    model : Sequential
-        A compiled model.
-    X, y : array-like
-        The batch.
-    grad : array-like
-        Claimed gradient, laid out like ``model.get_params()``.
-    method, rtol, atol, step, richardson, n_worst
-        As in :func:`check_gradient` (``step="adaptive"`` is not available for models).
-
-    Returns
-    -------
-    GradientCheck
-    """
-    for attribute in ("parameter_name", "gradient_details", "layers", "params"):
-        if not hasattr(model, attribute):
-            raise TypeError(f"model must be a Sequential model; got {describe(model)}.")
-    claimed = _claimed(grad, model.params.shape, "the model's parameters")
-    n_worst = check_int("n_worst", n_worst, minimum=1)
-    resolved = get_method(method)
-    richardson = check_int("richardson", richardson, minimum=0)
-    if isinstance(resolved, ComplexStep):
-        if richardson:
-            raise ValueError("richardson applies to finite-difference stencils, not complex_step.")
-        X, targets = model._prepare(X, y)
-        steps = resolve_steps(model.params, resolved, step)
-        value, numerical, evaluations = complex_step_gradient(
-            model.layers, model.params, X, targets, model.loss, steps
-        )
-        _, coarse, more = complex_step_gradient(
-            model.layers, model.params, X, targets, model.loss, 2.0 * steps
-        )
-        error = np.abs(numerical - coarse) / 3.0 + EPS * np.abs(numerical)
-    else:
-        resolved = richardson_stencil(resolved, richardson)
-        steps = resolve_steps(model.params, resolved, step)
-        fine = model.gradient_details(X, y, method=resolved, step=steps)
-        coarse = model.gradient_details(X, y, method=resolved, step=2.0 * steps)
-        value, numerical, evaluations = fine.loss, fine.gradient, fine.evaluations
-        more = coarse.evaluations
-        error = error_estimate(
-            numerical, coarse.gradient, resolved.order, value, steps, resolved.noise_gain
-        )
-    rtol, atol = _tolerances(resolved, rtol, atol)
-    return compare_gradients(
-        numerical,
-        claimed,
-        error,
-        method=resolved.name,
-        rtol=rtol,
-        atol=atol,
-        evaluations=evaluations + more,
-        name=lambda flat: (flat, model.parameter_name(flat)),
         n_worst=n_worst,
     )

@@ -58,7 +58,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -699,87 +699,7 @@ def zeroth_order_step(
     return estimate
 
 
-# --------------------------------------------------------------------------- Sequential
-@dataclass(frozen=True)
-class ZerothOrderResult:
-    """A zeroth-order step of a dense network, shaped like the engine's ``EngineResult``.
-
-    Attributes
-    ----------
-    loss : float
-        Loss at the (snapped) parameters.
-    gradient : ndarray or None
-        The estimate as a full vector, or ``None`` when not requested (use
-        :func:`sgd_update` with ``estimate``).
-    outputs : ndarray
-        Network outputs at the parameters, (N, K).
-    evaluations : int
-        Loss evaluations: the unperturbed one plus ``spec.perturbed_evaluations``.
-    estimate : ZerothOrderEstimate
-    """
-
-    loss: float
-    gradient: np.ndarray | None
-    outputs: np.ndarray
-    evaluations: int
-    estimate: ZerothOrderEstimate
-
-
-def sequential_zeroth_order(
-    layers: Sequence[object],
-    params: np.ndarray,
-    X: np.ndarray,
-    targets: np.ndarray,
-    loss: object,
-    spec: ZerothOrder | str,
-    seed: int,
-    *,
-    gradient: bool = True,
-) -> ZerothOrderResult:
-    """Zeroth-order step of a stack of layers whose parameters are views of ``params``.
-
-    Parameters
-    ----------
-    layers : sequence
-        Objects with ``forward(a)`` (e.g. :class:`~deep_learning_toolkit.nn.layers.Dense`)
-        reading their weights from ``params``.
-    params : ndarray
-        The flat parameter vector (snapped to the grid, perturbed in place and restored).
-    X : ndarray
-        Inputs (N, d).
-    targets : ndarray
-        Targets as returned by ``loss.prepare_targets``.
-    loss : Loss
-        Has ``batched(outputs, targets)``.
-    spec : ZerothOrder or str
-    seed : int
-        Seed of this step's directions, e.g. ``step_seed(model_seed, epoch, batch)``.
-    gradient : bool, default True
-        Return the estimate as a full vector (for Adam, RMSprop, momentum); with ``False`` no
-        parameter-sized array is allocated and the caller applies :func:`sgd_update`.
-
-    Returns
-    -------
-    ZerothOrderResult
-        A non-finite loss is returned as it is (with non-finite slopes and gradient), as the
-        batched engine does, so that ``fit`` raises or skips the batch by its own rule.
-    """
-    spec = get_zeroth_order(spec)
-    seed = _check_seed(seed)
-    flat = _flat(params)
-    quantum = _grid(flat, spec)
-    snap_to_grid(flat, quantum)
-
-    def loss_of(_: np.ndarray) -> float:
-        a = X
-        for layer in layers:
-            a = layer.forward(a)
-        return float(loss.batched(a, targets))
-
-    outputs = X
-    for layer in layers:
-        outputs = layer.forward(outputs)
-    value = float(loss.batched(outputs, targets))
-    estimate = _slopes(loss_of, params, flat, spec, seed, quantum, value, finite=False)
-    full = estimate_gradient(estimate) if gradient else None
-    return ZerothOrderResult(value, full, outputs, estimate.evaluations + 1, estimate)
+#: Names the model-gradient code (``gradients/zeroth_order.py``) builds on.
+check_seed = _check_seed
+flat_parameters = _flat
+slopes_at = _slopes

@@ -1,19 +1,23 @@
-"""Training utilities: History, callbacks and metrics."""
+"""Training: the epoch loop, its steps, History, callbacks, checkpoints, metrics, TensorBoard."""
 
 from .callbacks import Callback, CallbackList, EarlyStopping, ProgressBar
 from .checkpoint import ModelCheckpoint
 from .history import History
+from .loop import BatchOutcome, Loop, train
 from .metrics import METRICS, get_metric
 from .tensorboard import TensorBoardLogger
 
 __all__ = [
     "METRICS",
     "Callback",
+    "BatchOutcome",
     "CallbackList",
     "EarlyStopping",
     "History",
+    "Loop",
     "ModelCheckpoint",
     "ProgressBar",
     "TensorBoardLogger",
     "get_metric",
+    "train",
 ]

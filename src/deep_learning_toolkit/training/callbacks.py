@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .._validation import check_choice, check_float, check_int, describe
 
-if TYPE_CHECKING:
-    from ..nn.model import Sequential
+#: What callbacks are given: the model being trained (a Sequential, or the PyTorch twin).
+Sequential = Any
 
 Logs = dict[str, Any]
 

@@ -14,6 +14,7 @@ import string
 from pathlib import Path
 
 from .._validation import check_choice, describe
+from ..archive import read_header
 from .callbacks import Callback, Logs, monitor_maximizes
 
 
@@ -114,8 +115,6 @@ class ModelCheckpoint(Callback):
         path = Path(self.filepath)
         if "{" in self.filepath or not path.is_file():
             return None
-        from ..io import read_header
-
         try:
             history = read_header(path).get("history") or {}
             return float(history["history"][self.monitor][-1])

@@ -27,8 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import describe
+from .._validation import check_choice, describe
+from ..distributed import check_backend, ray_session
+from ..optim import OPTIMIZERS
 from ..training.history import History
+from ..training.tensorboard import TensorBoardLogger
+from . import setup
 
 #: Settings a configuration of :func:`train_trial` may hold (``name`` names the trial).
 TRIAL_KEYS = (
@@ -95,7 +99,7 @@ def train_trial(config: Mapping[str, Any], log_dir: Path | None = None):
     ----------
     config : dict
         Keys from :data:`TRIAL_KEYS`; missing ones take the command's defaults
-        (``deep_learning_toolkit.train.DEFAULTS``; ``method`` defaults to
+        (``deep_learning_toolkit.experiments.DEFAULTS``; ``method`` defaults to
         ``"three_point_midpoint"``, ``lr`` to the optimizer's default, ``step`` to the
         method's own).
     log_dir : Path, optional
@@ -107,11 +111,7 @@ def train_trial(config: Mapping[str, Any], log_dir: Path | None = None):
     (History, ndarray)
         The history of ``fit`` (validated on the test split) and the final parameters.
     """
-    from .. import train as experiment
-    from .._validation import check_choice
-    from ..optim import OPTIMIZERS
-
-    defaults = experiment.DEFAULTS
+    defaults = setup.DEFAULTS
     settings = {
         "dataset": defaults.dataset,
         "method": "three_point_midpoint",
@@ -127,26 +127,24 @@ def train_trial(config: Mapping[str, Any], log_dir: Path | None = None):
         **config,
     }
     optimizer = check_choice("optimizer", settings["optimizer"], OPTIMIZERS)
-    lr = experiment.DEFAULT_LR[optimizer] if settings["lr"] is None else settings["lr"]
+    lr = setup.DEFAULT_LR[optimizer] if settings["lr"] is None else settings["lr"]
     hidden = settings["hidden"]
     hidden = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
-    activation = check_choice("activation", settings["activation"], experiment.HIDDEN_ACTIVATIONS)
-    split = experiment.prepare_data(settings["dataset"], settings["seed"])
-    task = experiment.TASKS[split.task]
-    model = experiment.build_model(
+    activation = check_choice("activation", settings["activation"], setup.HIDDEN_ACTIVATIONS)
+    split = setup.prepare_data(settings["dataset"], settings["seed"])
+    task = setup.TASKS[split.task]
+    model = setup.build_model(
         split.X_train.shape[1], hidden, split.n_outputs, activation, settings["seed"]
     )
     model.compile(
         loss=task.loss,
-        optimizer=experiment._optimizer(optimizer, lr),
+        optimizer=setup.make_optimizer(optimizer, lr),
         method=settings["method"],
         step=settings["step"],
         metrics=[task.metric],
     )
     callbacks = []
     if log_dir is not None:
-        from ..training.tensorboard import TensorBoardLogger
-
         hparams = {
             "dataset": split.name,
             "hidden": ",".join(map(str, hidden)),
@@ -236,8 +234,6 @@ def _configs(trials: object) -> list[dict[str, Any]]:
 def _run_on_ray(
     jobs: list[tuple[str, dict[str, Any], Path | None]], trial: Trial, address: str | None
 ) -> list[TrialResult]:
-    from .ray_backend import ray_session
-
     with ray_session(address) as ray:
         task = ray.remote(num_cpus=1)(run_trial)
         refs = [task.remote(trial, name, config, log_dir) for name, config, log_dir in jobs]
@@ -305,8 +301,6 @@ def sweep(
     ...                     base={"dataset": "iris", "epochs": 50}, backend="ray")
     >>> {r.name: r.history.last("val_accuracy") for r in results if r.ok}  # doctest: +SKIP
     """
-    from . import check_backend
-
     backend = check_backend(backend)
     if address is not None and backend != "ray":
         raise ValueError(f"address is for backend='ray'; got address={address!r} with 'local'.")

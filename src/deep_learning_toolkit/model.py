@@ -1,0 +1,381 @@
+"""``Sequential``: a network trained with numerically differentiated gradients.
+
+The network (:class:`~deep_learning_toolkit.nn.network.Network`: layers over one flat float64
+parameter vector) is compiled with a loss, an optimizer and a gradient method, and trained
+as in Keras with ``compile`` / ``fit`` / ``evaluate`` / ``predict``. The gradients come from
+:func:`~deep_learning_toolkit.gradients.model_gradient`; the epoch loop is
+:func:`~deep_learning_toolkit.training.loop.train`; saving is ``serialization`` + ``archive``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._validation import check_choice, check_int, check_same_length, describe
+from .archive import write_model_file
+from .distributed import check_backend, gradient_backend
+from .gradients import (
+    DEFAULT_MEMORY_BUDGET,
+    GRADIENT_ENGINES,
+    GradientResult,
+    check_loss,
+    method_name,
+    model_gradient,
+    resolve_method,
+)
+from .nn.layer import Layer, Shape
+from .nn.losses import Loss, get_loss
+from .nn.network import Network
+from .numdiff.stencils import ComplexStep, get_method
+from .numdiff.steps import resolve_steps
+from .numdiff.zeroth_order import ZerothOrder
+from .optim import Optimizer, get_optimizer
+from .serialization import ModelParts, model_payload
+from .training.callbacks import Callback
+from .training.history import History
+from .training.loop import NON_FINITE_ACTIONS, Loop, start_history, train
+from .training.metrics import get_metric
+from .training.step import OptimizerStep
+
+
+class Sequential(Network):
+    """A feed-forward network: layers applied one after the other.
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+        Built-in layers (e.g. :class:`~deep_learning_toolkit.Dense`) or your own subclasses
+        of :class:`~deep_learning_toolkit.Layer`; each one's input must fit the previous
+        one's output. The last layer outputs logits for the classification losses.
+    seed : int, default 0
+        Seeds the weight initialisation and the mini-batch order of ``fit``.
+    input_shape : tuple, optional
+        Shape of one input sample, when the first layer does not declare it.
+
+    Examples
+    --------
+    >>> import deep_learning_toolkit as dlt
+    >>> model = dlt.Sequential([dlt.Dense(4, 16, activation="tanh"), dlt.Dense(16, 3)], seed=0)
+    >>> model.num_parameters
+    131
+    """
+
+    def __init__(
+        self, layers: Sequence[Layer], seed: int = 0, input_shape: Shape | None = None
+    ) -> None:
+        super().__init__(layers, seed, input_shape)
+        self.loss: Loss | None = None
+        self.optimizer: Optimizer | None = None
+        self.stencil: Any = get_method("three_point_midpoint")
+        self.step: object = None
+        self.metrics: list[str] = []
+        self.gradient_engine = "batched"
+        self.memory_budget = DEFAULT_MEMORY_BUDGET
+        self.backend = "local"
+        self._batched_gradient = gradient_backend("local")
+        self.stop_training = False
+        self.history: History | None = None
+        #: Epochs finished by ``fit`` (saved with the model; resume at this ``initial_epoch``).
+        self.epochs_completed = 0
+        #: The gradient of the last training step (None for an in-place zeroth-order step).
+        self.last_gradient: np.ndarray | None = None
+
+    def predict(self, X: object) -> np.ndarray:
+        """Class probabilities for classification losses, values for regression ones."""
+        X = self.check_input(X)
+        outputs = self.forward(X)
+        return self.loss.transform(outputs) if self.loss is not None else outputs
+
+    # ------------------------------------------------------------------ compile
+    def compile(
+        self,
+        loss: str | Loss = "cross_entropy",
+        optimizer: str | Optimizer = "adam",
+        method: Any = "three_point_midpoint",
+        step: object = None,
+        metrics: Sequence[str] | None = None,
+        gradient_engine: str = "batched",
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        backend: str = "local",
+    ) -> None:
+        """Choose the loss, the optimizer and the gradient method.
+
+        Every argument is checked before anything is stored: a refused call leaves the model
+        as it was.
+
+        Parameters
+        ----------
+        loss : str or Loss
+            ``"cross_entropy"`` (softmax on logits), ``"binary_cross_entropy"`` (on logits),
+            ``"mse"``, ``"mae"`` or a :class:`~deep_learning_toolkit.nn.losses.Loss`.
+        optimizer : str or Optimizer
+            ``"sgd"``, ``"adam"``, ``"rmsprop"`` (defaults) or an instance.
+        method : str, Stencil or ZerothOrder
+            A name from :data:`~deep_learning_toolkit.numdiff.METHODS` (or ``"central"``),
+            ``"complex_step"``, any stencil (e.g. from ``numdiff.make_stencil`` or
+            ``numdiff.richardson_stencil``), or a zeroth-order estimator: ``"spsa"``,
+            ``"gaussian"``, ``"spsa:n_directions=4,scale=1e-3"`` or a ``ZerothOrder``. With
+            plain SGD (no momentum, no weight decay) those update the parameters MeZO-style,
+            without forming a gradient vector.
+        step : None, float or array-like
+            Finite-difference step; ``None`` for the method's default.
+        metrics : list of str, optional
+            Names from :data:`~deep_learning_toolkit.training.metrics.METRICS`.
+        gradient_engine : {"batched", "reference"}
+            The batched engine (default) or the plain per-parameter loop.
+        memory_budget : int
+            Bytes the batched engine may use for its work arrays.
+        backend : {"local", "ray"}
+            Where the batched engine's chunks are evaluated: in this process, or by Ray
+            actors (the same gradient to <= 1e-12 relative). ``"ray"`` needs
+            ``gradient_engine="batched"``.
+        """
+        loss = get_loss(loss)
+        last = getattr(self.layers[-1], "activation", None)
+        if loss.task == "classification" and last is not None and last.name != "linear":
+            raise ValueError(
+                f"loss {loss.name!r} takes logits, but the last layer has activation "
+                f"{last.name!r}; use activation='linear' there (predict() applies the softmax)."
+            )
+        stencil = resolve_method(method)
+        if isinstance(stencil, ComplexStep):
+            check_loss(loss, self.n_outputs)
+        if not isinstance(stencil, ZerothOrder):
+            resolve_steps(self.params, stencil, step)  # validate now, not mid-training
+        if isinstance(metrics, str):
+            raise TypeError(
+                f"metrics must be a list of names, e.g. [{metrics!r}]; got {metrics!r}."
+            )
+        names = list(metrics or [])
+        for name in names:
+            get_metric(name)
+            if name == "accuracy" and loss.task == "regression":
+                raise ValueError(
+                    f"metric 'accuracy' needs a classification loss; got {loss.name!r}."
+                )
+        gradient_engine = check_choice("gradient_engine", gradient_engine, GRADIENT_ENGINES)
+        memory_budget = check_int("memory_budget", memory_budget, minimum=1)
+        backend = check_backend(backend)
+        if backend != "local" and gradient_engine != "batched":
+            raise ValueError(
+                f"backend={backend!r} shards the batched engine; got "
+                f"gradient_engine={gradient_engine!r}."
+            )
+        optimizer = get_optimizer(optimizer)
+        self.loss, self.optimizer, self.stencil, self.step = loss, optimizer, stencil, step
+        self.metrics, self.gradient_engine, self.memory_budget = (
+            names,
+            gradient_engine,
+            memory_budget,
+        )
+        self.backend, self._batched_gradient = backend, gradient_backend(backend)
+
+    @property
+    def method_name(self) -> str:
+        """Name of the compiled gradient method, e.g. ``"five_point_midpoint"``, ``"spsa"``."""
+        return method_name(self.stencil)
+
+    def _require_compiled(self) -> Loss:
+        if self.loss is None:
+            raise RuntimeError("The model is not compiled; call model.compile(...) first.")
+        return self.loss
+
+    def _prepare(self, X: object, y: object, names: tuple[str, str] = ("X", "y")):
+        """Checked inputs and targets (as the loss wants them)."""
+        loss = self._require_compiled()
+        X = self.check_input(X, names[0])
+        try:
+            targets = loss.prepare_targets(y, self.n_outputs)
+        except (TypeError, ValueError) as error:
+            message = str(error)
+            if names[1] != "y" and message.startswith("y "):
+                message = names[1] + message[1:]
+            raise type(error)(message) from None
+        check_same_length(names[0], X, names[1], targets)
+        return X, targets
+
+    # ------------------------------------------------------------------ gradients
+    def compute_gradient(
+        self,
+        X: np.ndarray,
+        targets: np.ndarray,
+        method: Any,
+        steps: np.ndarray | None,
+        seed: int = 0,
+        full_gradient: bool = True,
+    ) -> GradientResult:
+        """:func:`~deep_learning_toolkit.gradients.model_gradient` with the compiled settings."""
+        return model_gradient(
+            self,
+            X,
+            targets,
+            self.loss,
+            method,
+            steps,
+            engine=self.gradient_engine,
+            memory_budget=self.memory_budget,
+            seed=seed,
+            full_gradient=full_gradient,
+            batched=self._batched_gradient,
+        )
+
+    def gradient_details(
+        self, X: object, y: object, method: Any = None, step: object = None
+    ) -> GradientResult:
+        """Like :meth:`loss_and_gradient`, also returning the outputs and evaluation count."""
+        X, targets = self._prepare(X, y)
+        stencil = self.stencil if method is None else resolve_method(method)
+        if isinstance(stencil, ZerothOrder):
+            return self.compute_gradient(X, targets, stencil, None, self.seed)
+        steps = resolve_steps(self.params, stencil, self.step if step is None else step)
+        return self.compute_gradient(X, targets, stencil, steps)
+
+    def loss_and_gradient(
+        self, X: object, y: object, method: Any = None, step: object = None
+    ) -> tuple[float, np.ndarray]:
+        """Loss on ``(X, y)`` and its gradient (flat, like ``get_params``); ``method`` and
+        ``step`` default to those given to :meth:`compile`."""
+        result = self.gradient_details(X, y, method, step)
+        return result.loss, result.gradient
+
+    # ------------------------------------------------------------------ evaluation
+    def _metrics(self, outputs: np.ndarray, targets: np.ndarray, prefix: str = "") -> dict:
+        predictions = self.loss.transform(outputs)
+        return {
+            prefix + name: get_metric(name)(predictions, targets, self.loss.task)
+            for name in self.metrics
+        }
+
+    def _scores(self, outputs: np.ndarray, targets: np.ndarray, prefix: str = "") -> dict:
+        scores = {prefix + "loss": float(self.loss.batched(outputs, targets))}
+        scores.update(self._metrics(outputs, targets, prefix))
+        return scores
+
+    def evaluate(self, X: object, y: object) -> dict[str, float]:
+        """Loss and compiled metrics on ``(X, y)``: ``{"loss": ..., "accuracy": ...}``."""
+        X, targets = self._prepare(X, y)
+        return self._scores(self.forward(X), targets)
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        X: object,
+        y: object,
+        epochs: int = 1,
+        batch_size: int | None = 32,
+        validation_data: tuple[object, object] | None = None,
+        shuffle: bool = True,
+        callbacks: Sequence[Callback] | None = None,
+        verbose: int = 0,
+        initial_epoch: int = 0,
+        seed: int | None = None,
+        on_non_finite: str = "raise",
+    ) -> History:
+        """Train with mini-batch steps of the compiled optimizer; see :doc:`the guide <fit>`.
+
+        ``epochs`` is the index of the last epoch to run (as in Keras: with
+        ``initial_epoch=k`` the run continues from epoch ``k``); ``batch_size=None`` takes
+        the whole set; the batches of an epoch depend only on ``seed`` (default: the model's)
+        and the epoch, so a resumed run sees the same batches; ``verbose=1`` shows progress;
+        ``on_non_finite`` is ``"raise"`` (a ``FloatingPointError`` naming the epoch, batch
+        and parameters; the model keeps its last finite parameters) or ``"skip"`` (the batch
+        is skipped and counted as ``skipped_batches``).
+
+        Returns this call's :class:`~deep_learning_toolkit.History`; ``model.history`` is
+        extended when the run resumes where the previous one stopped.
+
+        Raises ``KeyboardInterrupt`` after a Ctrl-C (the current batch is finished, callbacks
+        end, the model keeps the parameters after the last finished batch) and
+        ``FloatingPointError`` on non-finite values.
+        """
+        loss = self._require_compiled()
+        X, targets = self._prepare(X, y)
+        epochs = check_int("epochs", epochs, minimum=1)
+        initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0, maximum=epochs - 1)
+        batch_size = (
+            len(X) if batch_size is None else check_int("batch_size", batch_size, minimum=1)
+        )
+        seed = self.seed if seed is None else check_int("seed", seed, minimum=0)
+        verbose = check_int("verbose", verbose, minimum=0)
+        on_non_finite = check_choice("on_non_finite", on_non_finite, NON_FINITE_ACTIONS)
+        if validation_data is not None and (
+            not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2
+        ):
+            raise ValueError(
+                f"validation_data must be a tuple (X_val, y_val); got {describe(validation_data)}."
+            )
+        validation = (
+            None
+            if validation_data is None
+            else self._prepare(*validation_data, names=("X_val", "y_val"))
+        )
+        step = OptimizerStep(self, X, targets, seed, on_non_finite)
+        loop = Loop(
+            step=step,
+            n_samples=len(X),
+            targets=targets,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            batch_size=batch_size,
+            shuffle=bool(shuffle),
+            seed=seed,
+            scores=self._metrics,
+            lr=lambda: self.optimizer.lr,
+            on_non_finite=on_non_finite,
+            validate=None
+            if validation is None
+            else lambda: self._scores(self.forward(validation[0]), validation[1], "val_"),
+        )
+        params = {
+            "method": self.method_name,
+            "loss": loss.name,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "samples": len(X),
+            "num_parameters": self.num_parameters,
+            "seed": seed,
+            **self.optimizer.hyperparameters(),
+        }
+        history = start_history(self, self.method_name, params, initial_epoch)
+        return train(self, loop, history, callbacks, verbose)
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save to one file, atomically (see :mod:`deep_learning_toolkit.archive`).
+
+        The file holds the architecture, parameters, layer state, compile settings,
+        optimizer state, ``epochs_completed`` and ``history``; ``dlt.load_model(path)``
+        rebuilds a model that continues training bit for bit.
+        """
+        return write_model_file(path, *model_payload(self))
+
+    def config(self) -> dict[str, Any]:
+        """Architecture: enough to rebuild the model (parameters aside)."""
+        config: dict[str, Any] = {
+            "layers": [layer.config() for layer in self.layers],
+            "seed": self.seed,
+        }
+        if self.input_shape != self.layers[0].input_shape():
+            config["input_shape"] = list(self.input_shape)
+        return config
+
+    @classmethod
+    def from_parts(cls, parts: ModelParts) -> Sequential:
+        """Assemble a model from what :func:`~deep_learning_toolkit.serialization.model_parts`
+        read from a file."""
+        model = cls(parts.layers, seed=parts.seed, input_shape=parts.input_shape)
+        model.set_params(parts.params)
+        if parts.compile is not None:
+            model.compile(**parts.compile)
+        model.epochs_completed = parts.epochs_completed
+        model.history = parts.history
+        return model
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([{inner}], seed={self.seed})"

@@ -1,0 +1,247 @@
+"""A network: a stack of layers over one flat float64 parameter vector.
+
+:class:`Network` owns the vector; each layer is bound to its slice, so the layers read their
+parameters as views of it. The network infers and checks the shapes flowing between layers
+when it is built, runs the forward pass, and names flat parameters. It knows nothing of
+losses, gradients or training (those are :class:`~deep_learning_toolkit.model.Sequential`'s).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .._validation import check_array, check_int, describe
+from .layer import Layer, Shape
+
+
+def _check_layers(layers: object) -> list[Layer]:
+    """The layers as a list, refused if not layers, empty, repeated or owned by a model."""
+    if isinstance(layers, Layer) or not isinstance(layers, Iterable):
+        raise TypeError(f"layers must be a list of layers; got {describe(layers)}.")
+    layers = list(layers)
+    if not layers:
+        raise ValueError("layers is empty; a Sequential model needs at least one layer.")
+    seen: dict[int, int] = {}
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"layers[{index}] must be a Layer (e.g. dlt.Dense, or a subclass of dlt.Layer); "
+                f"got {describe(layer)}."
+            )
+        if "_parameters" not in layer.__dict__:
+            raise TypeError(
+                f"layers[{index}] ({type(layer).__name__}) did not call super().__init__()."
+            )
+        if id(layer) in seen:
+            raise ValueError(
+                f"layers[{index}] is the same object as layers[{seen[id(layer)]}]; a layer can "
+                "appear once in a model (create a new layer to repeat its shape)."
+            )
+        seen[id(layer)] = index
+        owner = layer._owner() if layer._owner is not None else None
+        if owner is not None:
+            raise ValueError(
+                f"layers[{index}] ({layer!r}) already belongs to another model, whose parameters "
+                "it reads; create new layers (e.g. dlt.nn.layer_from_config(layer.config())) "
+                "for a second model."
+            )
+    return layers
+
+
+def infer_shapes(layers: Sequence[Layer], input_shape: Shape | None) -> list[Shape]:
+    """Per-sample shapes: the input, then each layer's output; ``ValueError`` on a misfit."""
+    shape = input_shape if input_shape is not None else layers[0].input_shape()
+    if shape is None:
+        raise ValueError(
+            f"the input shape of layers[0] ({layers[0]!r}) is unknown; pass "
+            "Sequential(..., input_shape=(...)) (the shape of one sample)."
+        )
+    shapes = [tuple(shape)]
+    for index, layer in enumerate(layers):
+        try:
+            shape = tuple(layer.output_shape(shapes[-1]))
+        except ValueError as error:
+            before = f"layers[{index - 1}] ({layers[index - 1]!r}) outputs" if index else "input"
+            raise ValueError(
+                f"layers[{index}] ({layer!r}) does not fit its input: {before} shape "
+                f"{shapes[-1]}; {error}"
+            ) from None
+        except Exception as error:  # a custom layer failing on its probe sample
+            raise ValueError(
+                f"layers[{index}] ({layer!r}) failed on one sample of shape {shapes[-1]}: "
+                f"{type(error).__name__}: {error}"
+            ) from None
+        shapes.append(shape)
+    return shapes
+
+
+class Network:
+    """Layers applied one after the other, over one flat parameter vector.
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+    seed : int, default 0
+        Seeds the initialisation (layer by layer, parameter by parameter).
+    input_shape : tuple, optional
+        Shape of one input sample; default: what the first layer declares.
+    """
+
+    def __init__(
+        self, layers: Sequence[Layer], seed: int = 0, input_shape: Shape | None = None
+    ) -> None:
+        layers = _check_layers(layers)
+        seed = check_int("seed", seed, minimum=0)
+        params = np.zeros(sum(layer.num_parameters for layer in layers))
+        previous = [layer.__dict__.get(name) for layer in layers for name in layer.parameters]
+        self.layers = layers
+        self._bind_layers(params)
+        rng = np.random.default_rng(seed)
+        for layer in layers:
+            layer.initialize(rng)
+        try:
+            self.shapes = infer_shapes(layers, input_shape)
+        except ValueError:
+            values = iter(previous)  # refused: the layers keep their own arrays
+            for layer in layers:
+                for name in layer.parameters:
+                    setattr(layer, name, next(values))
+            raise
+        self.seed = seed
+        self.params = params
+        for layer in layers:
+            layer._owner = weakref.ref(self)
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def num_parameters(self) -> int:
+        """Total number of parameters."""
+        return int(self.params.size)
+
+    @property
+    def input_shape(self) -> Shape:
+        """Shape of one input sample."""
+        return self.shapes[0]
+
+    @property
+    def output_shape(self) -> Shape:
+        """Shape of one output sample."""
+        return self.shapes[-1]
+
+    @property
+    def n_inputs(self) -> int:
+        """Width of a flat input (the first entry of the input shape)."""
+        return self.shapes[0][0]
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the output (its last axis)."""
+        return self.shapes[-1][-1]
+
+    def get_params(self) -> np.ndarray:
+        """A copy of the flat parameter vector (layer by layer, in each layer's layout)."""
+        return self.params.copy()
+
+    def set_params(self, values: object) -> None:
+        """Overwrite all parameters from a flat vector of length ``num_parameters``."""
+        values = check_array("params", values, ndim=1)
+        if values.size != self.params.size:
+            raise ValueError(
+                f"params must have {self.params.size} entries (num_parameters); got {values.size}."
+            )
+        self.params[...] = values
+
+    def layer_slices(self) -> list[slice]:
+        """Where each layer's parameters sit in the flat vector."""
+        slices, start = [], 0
+        for layer in self.layers:
+            slices.append(slice(start, start + layer.num_parameters))
+            start += layer.num_parameters
+        return slices
+
+    def parameter_name(self, index: int) -> str:
+        """Where flat parameter ``index`` lives, e.g. ``"layers[0].W[2, 5]"``."""
+        index = check_int("index", index, minimum=0, maximum=self.num_parameters - 1)
+        for number, (layer, where) in enumerate(zip(self.layers, self.layer_slices())):
+            if index < where.stop:
+                return f"layers[{number}].{layer.parameter_name(index - where.start)}"
+        raise AssertionError("unreachable")
+
+    def _bind_layers(self, flat: np.ndarray) -> None:
+        for layer, where in zip(self.layers, self.layer_slices()):
+            layer.bind(flat[where])
+
+    def _bind(self, flat: np.ndarray) -> None:
+        """Point every layer at ``flat`` (a vector laid out like ``params``)."""
+        self._bind_layers(flat)
+
+    # ------------------------------------------------------------------ forward
+    def check_input(self, X: object, name: str = "X") -> np.ndarray:
+        """``X`` as a float64 array of samples of the network's input shape."""
+        X = check_array(name, X, ndim=len(self.input_shape) + 1)
+        expected = self.input_shape
+        if any(e is not None and e != s for e, s in zip(expected, X.shape[1:])):
+            if len(expected) == 1:
+                raise ValueError(
+                    f"{name} has {X.shape[1]} features, but the model's first layer expects "
+                    f"{expected[0]}."
+                )
+            raise ValueError(
+                f"{name} has samples of shape {X.shape[1:]}, but the model expects {expected}."
+            )
+        return X
+
+    def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
+        """Raw network outputs (logits for classification losses) for inputs ``X``."""
+        a = X
+        for layer in self.layers:
+            a = layer.forward(a, training)
+        return a
+
+    def activations(self, X: np.ndarray, training: bool = False) -> list[np.ndarray]:
+        """``[X, out_0, out_1, ...]``: every layer's output, checked layer by layer."""
+        acts = [X]
+        for index, layer in enumerate(self.layers):
+            out = layer.forward(acts[-1], training)
+            check_layer_output(index, layer, out, acts[-1].shape[0], self.shapes[index + 1])
+            acts.append(out)
+        return acts
+
+    def summary(self) -> str:
+        """A table of the layers, their output shapes and parameter counts."""
+        lines = [f"{'#':<4}{'layer':<40}{'output shape':<18}{'parameters':>10}"]
+        for number, layer in enumerate(self.layers):
+            shape = str(self.shapes[number + 1])
+            lines.append(f"{number:<4}{repr(layer)[:39]:<40}{shape:<18}{layer.num_parameters:>10}")
+        lines.append(f"{'total':<62}{self.num_parameters:>10}")
+        return "\n".join(lines)
+
+
+def check_layer_output(
+    index: int, layer: Layer, out: object, n_samples: int, expected: Shape
+) -> None:
+    """Raise ``ValueError`` naming the layer if ``out`` has the wrong shape."""
+    if not isinstance(out, np.ndarray) or out.shape[:1] != (n_samples,):
+        got = out.shape if isinstance(out, np.ndarray) else describe(out)
+        raise ValueError(
+            f"layers[{index}] ({type(layer).__name__}) returned {got} for {n_samples} samples; "
+            f"expected an array of shape {(n_samples, *expected)}."
+        )
+    if any(e is not None and e != s for e, s in zip(expected, out.shape[1:])) or len(expected) != (
+        out.ndim - 1
+    ):
+        raise ValueError(
+            f"layers[{index}] ({type(layer).__name__}) returned shape {out.shape}; expected "
+            f"{(n_samples, *expected)}."
+        )
+
+
+def first_non_finite(layers: Sequence[Layer], acts: Sequence[np.ndarray]) -> str | None:
+    """``"layers[i] (Name)"`` of the first layer whose output is not finite, if any."""
+    for index, (layer, out) in enumerate(zip(layers, acts[1:])):
+        if not np.all(np.isfinite(out)):
+            return f"layers[{index}] ({type(layer).__name__})"
+    return None

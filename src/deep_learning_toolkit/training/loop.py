@@ -1,0 +1,220 @@
+"""The one epoch loop, shared by ``Sequential.fit`` and the PyTorch twin.
+
+:func:`train` runs epochs of mini-batch steps: the batches of epoch ``e`` depend only on
+``(seed, e)``, each step is a callable of the trainee (a finite-difference step, a
+zeroth-order step, an autograd step), and the loop owns everything around it: callbacks,
+the history (extended on resume), the policy for non-finite batches, validation, progress
+and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..data.batching import minibatch_indices
+from .callbacks import Callback, CallbackList, ProgressBar
+from .history import History
+
+#: What ``fit`` does with a batch whose loss or gradient is NaN or infinite.
+NON_FINITE_ACTIONS = ("raise", "skip")
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What one training step reports to the loop.
+
+    Attributes
+    ----------
+    loss : float
+        Loss of the batch before the update.
+    outputs : ndarray or None
+        Outputs of the batch before the update (for the epoch's metrics).
+    evaluations : int
+        Loss evaluations (or forward + backward passes) the step cost.
+    grad_norm : float
+        Norm of the gradient (or its estimate).
+    fd_step : float
+        Mean finite-difference step or perturbation scale (0 for autograd).
+    """
+
+    loss: float
+    outputs: np.ndarray | None
+    evaluations: int
+    grad_norm: float
+    fd_step: float
+
+
+#: ``step(rows, epoch, batch) -> BatchOutcome``, or ``None`` when the batch was skipped.
+Step = Callable[[np.ndarray, int, int], "BatchOutcome | None"]
+
+
+class InterruptFlag:
+    """Turns the first Ctrl-C (SIGINT) during training into a request to stop after the batch.
+
+    Installed only in the main thread (where Python delivers signals) and only over a
+    callable handler (an ignored SIGINT stays ignored); a second Ctrl-C calls the previous
+    handler, which by default raises ``KeyboardInterrupt`` at once.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.where: tuple[int, int] | None = None  # (epoch, batches done in it)
+        self._previous: Any = None
+
+    def __enter__(self) -> InterruptFlag:
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            self._previous(signum, frame)
+        self.requested = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+@dataclass
+class Loop:
+    """The settings of one ``fit`` call (validated by the caller).
+
+    ``scores(outputs, targets, prefix)`` returns the metrics of outputs (``prefix`` for
+    validation); ``validate()`` the validation logs after an epoch (or ``None``);
+    ``lr()`` the learning rate to log.
+    """
+
+    step: Step
+    n_samples: int
+    targets: np.ndarray
+    epochs: int
+    initial_epoch: int
+    batch_size: int
+    shuffle: bool
+    seed: int
+    scores: Callable[[np.ndarray, np.ndarray], dict[str, float]]
+    validate: Callable[[], dict[str, float]] | None
+    lr: Callable[[], float]
+    on_non_finite: str = "raise"
+
+
+def start_history(trainee: Any, name: str, params: dict[str, Any], initial_epoch: int) -> History:
+    """This call's History; ``trainee.history`` continues a run resumed where it stopped."""
+    history = History(name=name, params=params)
+    previous = getattr(trainee, "history", None)
+    if previous is not None and previous.epoch and previous.epoch[-1] == initial_epoch - 1:
+        trainee.history = History.from_dict(previous.to_dict())
+        trainee.history.params = dict(params)
+    else:
+        trainee.history = history
+    return history
+
+
+def train(
+    trainee: Any,
+    loop: Loop,
+    history: History,
+    callbacks: Sequence[Callback] | None,
+    verbose: int,
+) -> History:
+    """Run ``loop`` on ``trainee`` (which has ``history``, ``stop_training``,
+    ``epochs_completed``); returns this call's ``history``. See ``Sequential.fit``."""
+    extra: list[Callback] = list(callbacks or [])
+    if verbose:
+        extra.append(ProgressBar(loop.epochs, loop.initial_epoch, history.name))
+    callback_list = CallbackList(extra, trainee)
+    trainee.stop_training = False
+    interrupt = InterruptFlag()
+    with interrupt:
+        callback_list.on_train_begin({})
+        try:
+            for epoch in range(loop.initial_epoch, loop.epochs):
+                callback_list.on_epoch_begin(epoch, {})
+                logs = _run_epoch(loop, epoch, callback_list, interrupt)
+                if logs is None:  # interrupted within the epoch
+                    break
+                if loop.validate is not None:
+                    logs.update(loop.validate())
+                history.append(epoch, logs)
+                if trainee.history is not history:
+                    trainee.history.append(epoch, logs)
+                trainee.epochs_completed = epoch + 1
+                callback_list.on_epoch_end(epoch, logs)
+                if trainee.stop_training or interrupt.requested:
+                    break
+        finally:
+            callback_list.on_train_end({})
+    if interrupt.requested:
+        _raise_interrupted(interrupt, trainee.epochs_completed)
+    return history
+
+
+def _raise_interrupted(interrupt: InterruptFlag, completed: int) -> None:
+    where = (
+        f"after {interrupt.where[1]} batch(es) of epoch {interrupt.where[0]}"
+        if interrupt.where
+        else f"at the end of epoch {completed - 1}"
+    )
+    raise KeyboardInterrupt(
+        f"Training interrupted (Ctrl-C) {where}; {completed} epoch(s) completed. Resume from "
+        "the last checkpoint with fit(..., initial_epoch=<its epochs_completed>)."
+    )
+
+
+def _run_epoch(
+    loop: Loop, epoch: int, callbacks: CallbackList, interrupt: InterruptFlag
+) -> dict[str, float] | None:
+    """One epoch of steps; its logs, or ``None`` if a Ctrl-C stopped it between batches."""
+    started = time.perf_counter()
+    total_loss, evaluations, grad_norms, fd_steps = 0.0, 0, [], []
+    outputs, used, skipped = [], [], 0
+    batches = minibatch_indices(
+        loop.n_samples, loop.batch_size, seed=loop.seed, epoch=epoch, shuffle=loop.shuffle
+    )
+    for number, rows in enumerate(batches):
+        if interrupt.requested:
+            interrupt.where = (epoch, number)
+            return None
+        outcome = loop.step(rows, epoch, number)
+        if outcome is None:
+            skipped += 1
+            continue
+        total_loss += outcome.loss * len(rows)
+        evaluations += outcome.evaluations
+        grad_norms.append(outcome.grad_norm)
+        fd_steps.append(outcome.fd_step)
+        if outcome.outputs is not None:
+            outputs.append(outcome.outputs)
+        used.append(rows)
+        callbacks.on_batch_end(number, {"loss": outcome.loss, "size": len(rows)})
+    if not used:
+        raise FloatingPointError(
+            f"Every batch of epoch {epoch} had a non-finite loss or gradient and was "
+            "skipped; the model keeps its last finite parameters."
+        )
+    order = np.concatenate(used)
+    logs = {"loss": total_loss / len(order)}
+    if len(outputs) == len(used):
+        logs.update(loop.scores(np.concatenate(outputs), loop.targets[order]))
+    logs.update(
+        evaluations=float(evaluations),
+        grad_norm=float(np.mean(grad_norms)),
+        lr=float(loop.lr()),
+        fd_step=float(np.mean(fd_steps)),
+        seconds=time.perf_counter() - started,
+    )
+    if loop.on_non_finite == "skip":
+        logs["skipped_batches"] = float(skipped)
+    return logs

@@ -1,0 +1,115 @@
+"""One training step of a compiled model: its gradient method, then its optimizer.
+
+:class:`OptimizerStep` is the ``step`` the epoch loop (:mod:`.loop`) calls for
+``Sequential.fit``: the gradient of the batch by the compiled method (finite differences,
+complex step or a zeroth-order estimate), the non-finite policy, and the update, which for a
+zeroth-order method with plain SGD is applied in place without forming a gradient vector
+(MeZO-style).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..numdiff.steps import resolve_steps
+from ..numdiff.zeroth_order import ZerothOrder, sgd_update, step_seed
+from ..optim import SGD
+from .loop import BatchOutcome
+
+
+def lean_update(optimizer: Any) -> bool:
+    """Whether a zeroth-order step can update in place: plain SGD, no state."""
+    settings = optimizer.hyperparameters()
+    return (
+        isinstance(optimizer, SGD)
+        and settings.get("momentum", 0) == 0
+        and settings.get("weight_decay", 0) == 0
+    )
+
+
+class OptimizerStep:
+    """``step(rows, epoch, batch)`` for the epoch loop of a compiled ``model``.
+
+    Parameters
+    ----------
+    model : Sequential
+    X, targets : ndarray
+        The whole training set (checked).
+    seed : int
+        Seed of the run (zeroth-order directions derive from it, the epoch and the batch).
+    on_non_finite : {"raise", "skip"}
+    """
+
+    def __init__(
+        self, model: Any, X: np.ndarray, targets: np.ndarray, seed: int, on_non_finite: str
+    ) -> None:
+        self.model = model
+        self.X, self.targets = X, targets
+        self.on_non_finite = on_non_finite
+        self.zeroth = isinstance(model.stencil, ZerothOrder)
+        self.lean = self.zeroth and lean_update(model.optimizer)
+        self.direction_base = (
+            model.stencil.seed if self.zeroth and model.stencil.seed is not None else seed
+        )
+        self.fixed_steps = self.zeroth or model.step is not None
+        self.steps = None if self.zeroth else resolve_steps(model.params, model.stencil, model.step)
+
+    def __call__(self, rows: np.ndarray, epoch: int, batch: int) -> BatchOutcome | None:
+        model = self.model
+        if not self.fixed_steps:
+            self.steps = resolve_steps(model.params, model.stencil, None)
+        seed = step_seed(self.direction_base, epoch, batch) if self.zeroth else 0
+        result = model.compute_gradient(
+            self.X[rows], self.targets[rows], model.stencil, self.steps, seed, not self.lean
+        )
+        if not self._finite(result, epoch, batch):
+            return None
+        if self.lean:
+            # MeZO-style: no gradient vector and no copy of the parameters.
+            grad_norm = sgd_update(model.params, result.estimate, model.optimizer.lr)
+            if not np.all(np.isfinite(model.params)):
+                raise FloatingPointError(
+                    f"The update of epoch {epoch}, batch {batch} made parameters non-finite "
+                    "(the memory-lean SGD path keeps no copy to restore). Lower the learning "
+                    f"rate (lr={model.optimizer.lr:g})."
+                )
+        else:
+            previous = model.params.copy()
+            model.optimizer.step(model.params, result.gradient)
+            if not np.all(np.isfinite(model.params)):
+                model.params[...] = previous
+                raise FloatingPointError(
+                    f"The optimizer step of epoch {epoch}, batch {batch} made parameters "
+                    "non-finite; the model keeps its parameters from before that step. Lower "
+                    f"the learning rate (lr={model.optimizer.lr:g})."
+                )
+            grad_norm = float(np.linalg.norm(result.gradient))
+        model.last_gradient = result.gradient
+        fd_step = model.stencil.scale if self.zeroth else float(np.mean(self.steps))
+        return BatchOutcome(result.loss, result.outputs, result.evaluations, grad_norm, fd_step)
+
+    def _finite(self, result: Any, epoch: int, batch: int) -> bool:
+        """True if the batch's loss and gradient are finite; else raise, or False to skip."""
+        values = result.estimate.slopes if result.gradient is None else result.gradient
+        finite = bool(np.isfinite(result.loss) and np.all(np.isfinite(values)))
+        if finite or self.on_non_finite == "skip":
+            return finite
+        if not np.isfinite(result.loss):
+            raise FloatingPointError(
+                f"The loss became {result.loss} in epoch {epoch}, batch {batch}; the model keeps "
+                "its last finite parameters. Lower the learning rate or check the data."
+            )
+        if result.gradient is None:
+            raise FloatingPointError(
+                f"A directional slope is non-finite in epoch {epoch}, batch {batch} (slopes "
+                f"{values}); the model keeps its last finite parameters."
+            )
+        bad = np.flatnonzero(~np.isfinite(values))
+        names = ", ".join(self.model.parameter_name(int(i)) for i in bad[:5])
+        raise FloatingPointError(
+            f"The gradient is non-finite in epoch {epoch}, batch {batch} for {bad.size} "
+            f"parameter(s) ({names}{', ...' if bad.size > 5 else ''}); the model keeps its "
+            "last finite parameters."
+        )
