@@ -16,30 +16,29 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_choice, check_int, check_same_length, describe
+from ._validation import check_same_length
 from .archive import write_model_file
-from .distributed import check_backend, gradient_backend
+from .distributed import gradient_backend
 from .gradients import (
     DEFAULT_MEMORY_BUDGET,
-    GRADIENT_ENGINES,
     GradientResult,
-    check_loss,
     method_name,
     model_gradient,
     resolve_method,
 )
 from .nn.layer import Layer, Shape
-from .nn.losses import Loss, get_loss
+from .nn.losses import Loss
 from .nn.network import Network
-from .numdiff.stencils import ComplexStep, get_method
+from .numdiff.stencils import get_method
 from .numdiff.steps import resolve_steps
 from .numdiff.zeroth_order import ZerothOrder
-from .optim import Optimizer, get_optimizer
+from .optim import Optimizer
 from .serialization import ModelParts, model_payload
 from .training.callbacks import Callback
 from .training.history import History
-from .training.loop import NON_FINITE_ACTIONS, Loop, start_history, train
+from .training.loop import Loop, check_fit_arguments, start_history, train
 from .training.metrics import get_metric
+from .training.settings import compile_settings
 from .training.step import OptimizerStep
 
 
@@ -135,45 +134,13 @@ class Sequential(Network):
             actors (the same gradient to <= 1e-12 relative). ``"ray"`` needs
             ``gradient_engine="batched"``.
         """
-        loss = get_loss(loss)
-        last = getattr(self.layers[-1], "activation", None)
-        if loss.task == "classification" and last is not None and last.name != "linear":
-            raise ValueError(
-                f"loss {loss.name!r} takes logits, but the last layer has activation "
-                f"{last.name!r}; use activation='linear' there (predict() applies the softmax)."
-            )
-        stencil = resolve_method(method)
-        if isinstance(stencil, ComplexStep):
-            check_loss(loss, self.n_outputs)
-        if not isinstance(stencil, ZerothOrder):
-            resolve_steps(self.params, stencil, step)  # validate now, not mid-training
-        if isinstance(metrics, str):
-            raise TypeError(
-                f"metrics must be a list of names, e.g. [{metrics!r}]; got {metrics!r}."
-            )
-        names = list(metrics or [])
-        for name in names:
-            get_metric(name)
-            if name == "accuracy" and loss.task == "regression":
-                raise ValueError(
-                    f"metric 'accuracy' needs a classification loss; got {loss.name!r}."
-                )
-        gradient_engine = check_choice("gradient_engine", gradient_engine, GRADIENT_ENGINES)
-        memory_budget = check_int("memory_budget", memory_budget, minimum=1)
-        backend = check_backend(backend)
-        if backend != "local" and gradient_engine != "batched":
-            raise ValueError(
-                f"backend={backend!r} shards the batched engine; got "
-                f"gradient_engine={gradient_engine!r}."
-            )
-        optimizer = get_optimizer(optimizer)
-        self.loss, self.optimizer, self.stencil, self.step = loss, optimizer, stencil, step
-        self.metrics, self.gradient_engine, self.memory_budget = (
-            names,
-            gradient_engine,
-            memory_budget,
+        settings = compile_settings(
+            self, loss, optimizer, method, step, metrics, gradient_engine, memory_budget, backend
         )
-        self.backend, self._batched_gradient = backend, gradient_backend(backend)
+        for name in ("loss", "optimizer", "stencil", "step", "metrics", "gradient_engine"):
+            setattr(self, name, getattr(settings, name))
+        self.memory_budget, self.backend = settings.memory_budget, settings.backend
+        self._batched_gradient = settings.batched
 
     @property
     def method_name(self) -> str:
@@ -295,38 +262,27 @@ class Sequential(Network):
         """
         loss = self._require_compiled()
         X, targets = self._prepare(X, y)
-        epochs = check_int("epochs", epochs, minimum=1)
-        initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0, maximum=epochs - 1)
-        batch_size = (
-            len(X) if batch_size is None else check_int("batch_size", batch_size, minimum=1)
+        seed = self.seed if seed is None else seed
+        args = check_fit_arguments(
+            len(X),
+            epochs,
+            batch_size,
+            validation_data,
+            shuffle,
+            verbose,
+            initial_epoch,
+            seed,
+            on_non_finite,
         )
-        seed = self.seed if seed is None else check_int("seed", seed, minimum=0)
-        verbose = check_int("verbose", verbose, minimum=0)
-        on_non_finite = check_choice("on_non_finite", on_non_finite, NON_FINITE_ACTIONS)
-        if validation_data is not None and (
-            not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2
-        ):
-            raise ValueError(
-                f"validation_data must be a tuple (X_val, y_val); got {describe(validation_data)}."
-            )
-        validation = (
-            None
-            if validation_data is None
-            else self._prepare(*validation_data, names=("X_val", "y_val"))
-        )
-        step = OptimizerStep(self, X, targets, seed, on_non_finite)
+        validation = None
+        if validation_data is not None:
+            validation = self._prepare(*validation_data, names=("X_val", "y_val"))
         loop = Loop(
-            step=step,
-            n_samples=len(X),
+            step=OptimizerStep(self, X, targets, args.seed, args.on_non_finite),
             targets=targets,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            batch_size=batch_size,
-            shuffle=bool(shuffle),
-            seed=seed,
+            args=args,
             scores=self._metrics,
             lr=lambda: self.optimizer.lr,
-            on_non_finite=on_non_finite,
             validate=None
             if validation is None
             else lambda: self._scores(self.forward(validation[0]), validation[1], "val_"),
@@ -334,15 +290,15 @@ class Sequential(Network):
         params = {
             "method": self.method_name,
             "loss": loss.name,
-            "epochs": epochs,
-            "batch_size": batch_size,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
             "samples": len(X),
             "num_parameters": self.num_parameters,
-            "seed": seed,
+            "seed": args.seed,
             **self.optimizer.hyperparameters(),
         }
-        history = start_history(self, self.method_name, params, initial_epoch)
-        return train(self, loop, history, callbacks, verbose)
+        history = start_history(self, self.method_name, params, args.initial_epoch)
+        return train(self, loop, history, callbacks)
 
     # ------------------------------------------------------------------ saving
     def save(self, path: str | os.PathLike) -> Path:

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._validation import check_array, check_int, check_same_length, describe
+from .._validation import check_array, check_int, check_same_length
 from ..nn.activations import LEAKY_RELU_SLOPE
 from ..training.callbacks import Callback
 from ..training.history import History
-from ..training.loop import BatchOutcome, Loop, start_history, train
+from ..training.loop import BatchOutcome, Loop, check_fit_arguments, start_history, train
 from ..training.metrics import get_metric
 
 if TYPE_CHECKING:
@@ -280,42 +280,39 @@ class TorchTwin:
         """
         torch = require_torch()
         X_t, T_t, targets = self._prepare(X, y, ("X", "y"))
-        epochs = check_int("epochs", epochs, minimum=1)
         n = len(targets)
-        batch_size = n if batch_size is None else check_int("batch_size", batch_size, minimum=1)
-        seed = self.seed if seed is None else check_int("seed", seed, minimum=0)
-        verbose = check_int("verbose", verbose, minimum=0)
+        args = check_fit_arguments(
+            n,
+            epochs,
+            batch_size,
+            validation_data,
+            shuffle,
+            verbose,
+            0,
+            self.seed if seed is None else seed,
+            "raise",
+        )
         if num_threads is not None:
             num_threads = check_int("num_threads", num_threads, minimum=1)
         validation = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError(
-                    "validation_data must be a tuple (X_val, y_val); "
-                    f"got {describe(validation_data)}."
-                )
             validation = self._prepare(*validation_data, names=("X_val", "y_val"))
         params = {
             "method": TWIN_METHOD,
             "loss": self.loss.name,
-            "epochs": epochs,
-            "batch_size": batch_size,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
             "samples": n,
             "num_parameters": self.model.num_parameters,
-            "seed": seed,
+            "seed": args.seed,
             **self.model.optimizer.hyperparameters(),
         }
         self.history = None  # every fit of the twin starts a new record
         history = start_history(self, TWIN_NAME, params, 0)
         loop = Loop(
             step=lambda rows, epoch, batch: self._step(X_t, T_t, rows),
-            n_samples=n,
             targets=targets,
-            epochs=epochs,
-            initial_epoch=0,
-            batch_size=batch_size,
-            shuffle=bool(shuffle),
-            seed=seed,
+            args=args,
             scores=self._scores,
             validate=None if validation is None else lambda: self._validate(validation),
             lr=lambda: self.optimizer.param_groups[0]["lr"],
@@ -324,7 +321,7 @@ class TorchTwin:
         if num_threads is not None:
             torch.set_num_threads(num_threads)
         try:
-            return train(self, loop, history, callbacks, verbose)
+            return train(self, loop, history, callbacks)
         finally:
             torch.set_num_threads(saved_threads)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_choice, check_int, describe
 from ..data.batching import minibatch_indices
 from .callbacks import Callback, CallbackList, ProgressBar
 from .history import History
@@ -87,27 +88,65 @@ class InterruptFlag:
             self._previous = None
 
 
-@dataclass
-class Loop:
-    """The settings of one ``fit`` call (validated by the caller).
+@dataclass(frozen=True)
+class FitArguments:
+    """The checked arguments of a ``fit`` call that the loop itself uses."""
 
-    ``scores(outputs, targets, prefix)`` returns the metrics of outputs (``prefix`` for
-    validation); ``validate()`` the validation logs after an epoch (or ``None``);
-    ``lr()`` the learning rate to log.
-    """
-
-    step: Step
-    n_samples: int
-    targets: np.ndarray
     epochs: int
     initial_epoch: int
     batch_size: int
     shuffle: bool
     seed: int
+    verbose: int
+    on_non_finite: str
+
+
+def check_fit_arguments(
+    n_samples: int,
+    epochs: object,
+    batch_size: object,
+    validation_data: object,
+    shuffle: object,
+    verbose: object,
+    initial_epoch: object,
+    seed: object,
+    on_non_finite: object,
+) -> FitArguments:
+    """Check ``fit``'s arguments (``seed`` already defaulted) before anything changes."""
+    epochs = check_int("epochs", epochs, minimum=1)
+    initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0, maximum=epochs - 1)
+    batch_size = n_samples if batch_size is None else check_int("batch_size", batch_size, minimum=1)
+    if validation_data is not None and (
+        not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2
+    ):
+        raise ValueError(
+            f"validation_data must be a tuple (X_val, y_val); got {describe(validation_data)}."
+        )
+    return FitArguments(
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        batch_size=batch_size,
+        shuffle=bool(shuffle),
+        seed=check_int("seed", seed, minimum=0),
+        verbose=check_int("verbose", verbose, minimum=0),
+        on_non_finite=check_choice("on_non_finite", on_non_finite, NON_FINITE_ACTIONS),
+    )
+
+
+@dataclass
+class Loop:
+    """One ``fit`` call: its step, its targets and arguments, and how to score.
+
+    ``scores(outputs, targets)`` returns the metrics of outputs; ``validate()`` the
+    validation logs after an epoch (or ``None``); ``lr()`` the learning rate to log.
+    """
+
+    step: Step
+    targets: np.ndarray
+    args: FitArguments
     scores: Callable[[np.ndarray, np.ndarray], dict[str, float]]
     validate: Callable[[], dict[str, float]] | None
     lr: Callable[[], float]
-    on_non_finite: str = "raise"
 
 
 def start_history(trainee: Any, name: str, params: dict[str, Any], initial_epoch: int) -> History:
@@ -123,24 +162,21 @@ def start_history(trainee: Any, name: str, params: dict[str, Any], initial_epoch
 
 
 def train(
-    trainee: Any,
-    loop: Loop,
-    history: History,
-    callbacks: Sequence[Callback] | None,
-    verbose: int,
+    trainee: Any, loop: Loop, history: History, callbacks: Sequence[Callback] | None
 ) -> History:
     """Run ``loop`` on ``trainee`` (which has ``history``, ``stop_training``,
     ``epochs_completed``); returns this call's ``history``. See ``Sequential.fit``."""
     extra: list[Callback] = list(callbacks or [])
-    if verbose:
-        extra.append(ProgressBar(loop.epochs, loop.initial_epoch, history.name))
+    args = loop.args
+    if args.verbose:
+        extra.append(ProgressBar(args.epochs, args.initial_epoch, history.name))
     callback_list = CallbackList(extra, trainee)
     trainee.stop_training = False
     interrupt = InterruptFlag()
     with interrupt:
         callback_list.on_train_begin({})
         try:
-            for epoch in range(loop.initial_epoch, loop.epochs):
+            for epoch in range(args.initial_epoch, args.epochs):
                 callback_list.on_epoch_begin(epoch, {})
                 logs = _run_epoch(loop, epoch, callback_list, interrupt)
                 if logs is None:  # interrupted within the epoch
@@ -180,8 +216,9 @@ def _run_epoch(
     started = time.perf_counter()
     total_loss, evaluations, grad_norms, fd_steps = 0.0, 0, [], []
     outputs, used, skipped = [], [], 0
+    args = loop.args
     batches = minibatch_indices(
-        loop.n_samples, loop.batch_size, seed=loop.seed, epoch=epoch, shuffle=loop.shuffle
+        len(loop.targets), args.batch_size, seed=args.seed, epoch=epoch, shuffle=args.shuffle
     )
     for number, rows in enumerate(batches):
         if interrupt.requested:
@@ -215,6 +252,6 @@ def _run_epoch(
         fd_step=float(np.mean(fd_steps)),
         seconds=time.perf_counter() - started,
     )
-    if loop.on_non_finite == "skip":
+    if args.on_non_finite == "skip":
         logs["skipped_batches"] = float(skipped)
     return logs

@@ -1,0 +1,90 @@
+"""What ``compile`` stores, checked as a whole before any of it is applied."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._validation import check_choice, check_int
+from ..distributed import check_backend, gradient_backend
+from ..gradients import GRADIENT_ENGINES, check_loss, resolve_method
+from ..nn.losses import Loss, get_loss
+from ..numdiff.stencils import ComplexStep
+from ..numdiff.steps import resolve_steps
+from ..numdiff.zeroth_order import ZerothOrder
+from ..optim import Optimizer, get_optimizer
+from .metrics import get_metric
+
+
+@dataclass(frozen=True)
+class CompileSettings:
+    """The loss, optimizer, gradient method and engine settings of a compiled model."""
+
+    loss: Loss
+    optimizer: Optimizer
+    stencil: Any
+    step: object
+    metrics: list[str]
+    gradient_engine: str
+    memory_budget: int
+    backend: str
+    batched: Callable[..., Any]
+
+
+def _check_metrics(metrics: Sequence[str] | None, loss: Loss) -> list[str]:
+    if isinstance(metrics, str):
+        raise TypeError(f"metrics must be a list of names, e.g. [{metrics!r}]; got {metrics!r}.")
+    names = list(metrics or [])
+    for name in names:
+        get_metric(name)
+        if name == "accuracy" and loss.task == "regression":
+            raise ValueError(f"metric 'accuracy' needs a classification loss; got {loss.name!r}.")
+    return names
+
+
+def compile_settings(
+    network: Any,
+    loss: str | Loss,
+    optimizer: str | Optimizer,
+    method: Any,
+    step: object,
+    metrics: Sequence[str] | None,
+    gradient_engine: str,
+    memory_budget: int,
+    backend: str,
+) -> CompileSettings:
+    """Check every ``compile`` argument against ``network``; see ``Sequential.compile``."""
+    loss = get_loss(loss)
+    last = getattr(network.layers[-1], "activation", None)
+    if loss.task == "classification" and last is not None and last.name != "linear":
+        raise ValueError(
+            f"loss {loss.name!r} takes logits, but the last layer has activation "
+            f"{last.name!r}; use activation='linear' there (predict() applies the softmax)."
+        )
+    stencil = resolve_method(method)
+    if isinstance(stencil, ComplexStep):
+        check_loss(loss, network.n_outputs)
+    if not isinstance(stencil, ZerothOrder):
+        resolve_steps(network.params, stencil, step)  # validate now, not mid-training
+    names = _check_metrics(metrics, loss)
+    gradient_engine = check_choice("gradient_engine", gradient_engine, GRADIENT_ENGINES)
+    memory_budget = check_int("memory_budget", memory_budget, minimum=1)
+    backend = check_backend(backend)
+    if backend != "local" and gradient_engine != "batched":
+        raise ValueError(
+            f"backend={backend!r} shards the batched engine; got "
+            f"gradient_engine={gradient_engine!r}."
+        )
+    optimizer = get_optimizer(optimizer)
+    return CompileSettings(
+        loss,
+        optimizer,
+        stencil,
+        step,
+        names,
+        gradient_engine,
+        memory_budget,
+        backend,
+        gradient_backend(backend),
+    )
