@@ -6,6 +6,8 @@
 ...               method="five_point_midpoint", metrics=["accuracy"])
 """
 
+from importlib import metadata as _metadata
+
 from . import data, distributed, numdiff, optim, training, viz
 from .distributed import sweep
 from .io import load_model, save_model
@@ -13,7 +15,10 @@ from .nn import Dense, Sequential
 from .numdiff.check import check_gradient, check_model_gradient
 from .training import Callback, EarlyStopping, History, ModelCheckpoint, TensorBoardLogger
 
-__version__ = "0.1.0"
+try:  # one version number: pyproject.toml's, as installed
+    __version__ = _metadata.version("deep_learning_toolkit")
+except _metadata.PackageNotFoundError:  # run from a source tree that is not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "Callback",

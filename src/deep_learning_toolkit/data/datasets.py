@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,7 @@ def _feature_names(bunch: object, n_features: int) -> tuple[str, ...]:
     return tuple(str(name) for name in names)
 
 
-def _classification(name: str, bunch: object) -> Dataset:
+def _classification(name: str, bunch: Any) -> Dataset:
     X = np.ascontiguousarray(bunch.data, dtype=np.float64)
     labels = np.asarray(bunch.target)
     classes, y = np.unique(labels, return_inverse=True)
