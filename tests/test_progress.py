@@ -149,7 +149,11 @@ def test_fit_with_a_progress_callback_logs_each_epoch() -> None:
     model.compile(loss="cross_entropy", optimizer=dlt.optim.SGD(lr=0.1), metrics=["accuracy"])
     stream = io.StringIO()
     history = model.fit(
-        X, y, epochs=4, batch_size=8, validation_data=(X, y),
+        X,
+        y,
+        epochs=4,
+        batch_size=8,
+        validation_data=(X, y),
         callbacks=[ProgressBar(4, description="run", verbose=2, stream=stream)],
     )
     written = lines(stream)

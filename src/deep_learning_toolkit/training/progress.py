@@ -33,9 +33,7 @@ __all__ = ["BOOKKEEPING", "LINES_PER_RUN", "ProgressBar", "format_epoch", "is_te
 
 #: Keys of the epoch logs that are ``fit``'s bookkeeping, not results: left out of the line
 #: (``seconds`` is shown last, as the epoch's time).
-BOOKKEEPING = frozenset(
-    {"evaluations", "grad_norm", "lr", "fd_step", "seconds", "skipped_batches"}
-)
+BOOKKEEPING = frozenset({"evaluations", "grad_norm", "lr", "fd_step", "seconds", "skipped_batches"})
 #: Plain lines a ``verbose=1`` run writes when its stream is not a terminal (and the last).
 LINES_PER_RUN = 10
 
