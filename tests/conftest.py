@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import matplotlib
+import os
+
 import pytest
 
-matplotlib.use("Agg")
+# Headless plots, without importing matplotlib (an optional extra): the backend is read from
+# the environment whenever a test first imports it.
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 #: Seed of the stratified Iris split used by the tests. Seed 0 puts three overlapping
 #: versicolor/virginica flowers in the 30-sample test set, which every method (and PyTorch)

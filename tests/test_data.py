@@ -315,7 +315,7 @@ def test_loader_without_sklearn_raises_helpful_import_error(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ImportError, match=r"pip install 'deep_learning_toolkit\[datasets\]'"):
+    with pytest.raises(ImportError, match=r"pip install scikit-learn .*'\.\[datasets\]'"):
         load_dataset("iris")
 
 

@@ -174,7 +174,7 @@ def test_logger_rejects_bad_input(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     with pytest.raises(RuntimeError, match="before on_train_begin"):
         TensorBoardLogger(tmp_path).on_epoch_end(0, {"loss": 1.0})
     monkeypatch.setitem(sys.modules, "tensorboardX", None)
-    with pytest.raises(ImportError, match=r"deep_learning_toolkit\[tensorboard\]"):
+    with pytest.raises(ImportError, match=r"pip install tensorboardX .*'\.\[tensorboard\]'"):
         TensorBoardLogger(tmp_path)
 
 

@@ -74,7 +74,7 @@ def test_no_torch_flag_and_missing_torch_skip_the_baseline(monkeypatch, capsys) 
     assert main([*SHORT, *off]) == 0
     out = capsys.readouterr().out
     assert "PyTorch baseline skipped:" in out
-    assert "pip install 'deep_learning_toolkit[torch]'" in out
+    assert "torch is needed for the PyTorch baseline: pip install torch" in out
     assert list(table_rows(out)) == ["three_point_midpoint"]
 
 

@@ -165,7 +165,7 @@ def test_plot_histories_rejects_bad_input(histories, kwargs, error, match) -> No
 
 def test_missing_plot_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "seaborn", None)
-    with pytest.raises(ImportError, match=r"deep_learning_toolkit\[plot\]"):
+    with pytest.raises(ImportError, match=r"seaborn is needed for plots: pip install seaborn \(or"):
         viz.plot_histories([make_history("a")])
 
 

@@ -6,6 +6,7 @@
 ...               method="five_point_midpoint", metrics=["accuracy"])
 """
 
+from importlib import metadata as _metadata
 from typing import Any
 
 from . import data, distributed, gradients, nn, numdiff, optim, training, viz
@@ -16,7 +17,10 @@ from .nn import Dense, Layer, register_layer
 from .numdiff.check import check_gradient
 from .training import Callback, EarlyStopping, History, ModelCheckpoint, TensorBoardLogger
 
-__version__ = "0.1.0"
+try:  # one version number: pyproject.toml's, as installed
+    __version__ = _metadata.version("deep_learning_toolkit")
+except _metadata.PackageNotFoundError:  # run from a source tree that is not installed
+    __version__ = "0+unknown"
 
 
 def __getattr__(name: str) -> Any:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import require
 from ._validation import check_choice, check_int
 from .model import Sequential
 from .nn.dense import Dense
@@ -45,9 +46,6 @@ DEFAULT_OUTPUT = Path("docs/images/step_size_study.png")
 TRUTHS = ("auto", "torch", "complex_step")
 #: Curves drawn dashed in the figure.
 DASHED = ("backward", "three_point_endpoint", "five_point_endpoint")
-
-_TORCH_MISSING = "torch autograd as the truth needs: pip install 'deep_learning_toolkit[torch]'"
-_PLOT_MISSING = "the study plot needs: pip install 'deep_learning_toolkit[plot]'"
 
 
 @dataclass(frozen=True)
@@ -155,10 +153,7 @@ def autograd_gradient(model: Sequential, X: object, y: object) -> tuple[float, n
     The network is evaluated functionally from the flat parameters (``a @ W + b`` per layer,
     ``W`` of shape ``(in, out)``), so the gradient is laid out like ``model.get_params()``.
     """
-    try:
-        import torch
-    except ImportError as error:
-        raise ImportError(f"{_TORCH_MISSING} ({error}).") from error
+    torch = require("torch", "torch autograd as the truth")
     X, targets = model._prepare(X, y)
     theta = torch.tensor(model.get_params(), dtype=torch.float64, requires_grad=True)
     a = torch.tensor(X, dtype=torch.float64)
@@ -284,12 +279,9 @@ def study_network(
 
 def plot_study(result: StudyResult, path: str | Path) -> Path:
     """Draw the log-log error curves (seaborn), each default step marked; save a PNG."""
-    try:
-        import pandas as pd
-        import seaborn as sns
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise ImportError(f"{_PLOT_MISSING} ({error}).") from error
+    pd = require("pandas", "the study plot")
+    sns = require("seaborn", "the study plot")
+    Figure = require("matplotlib.figure", "the study plot").Figure
     rows = [
         {"method": curve.method, "h": h, "relative error": max(error, 1e-17)}
         for curve in result.curves.values()

@@ -2,7 +2,7 @@
 
 ``torch_twin``: the PyTorch twin of a ``Sequential`` (same architecture, initial weights,
 optimizer and mini-batches; exact autograd gradients). Needs the ``torch`` extra, imported
-only when a twin is built: ``pip install 'deep_learning_toolkit[torch]'``.
+only when a twin is built: ``pip install torch`` (the ``[torch]`` extra in a checkout).
 """
 
 from .torch_twin import (

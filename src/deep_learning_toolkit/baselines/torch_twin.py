@@ -13,7 +13,7 @@ Our ``Dense`` computes ``a @ W + b`` with ``W`` of shape ``(in, out)``; ``torch.
 stores ``weight`` of shape ``(out, in)`` and computes ``a @ weight.T + bias``, so
 ``weight = W.T``.
 
-PyTorch is optional: ``pip install 'deep_learning_toolkit[torch]'``.
+PyTorch is optional: ``pip install torch`` (the ``[torch]`` extra in a checkout).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._optional import require
 from .._validation import check_array, check_int, check_same_length
 from ..nn.activations import LEAKY_RELU_SLOPE
 from ..training.callbacks import Callback
@@ -41,16 +42,9 @@ TWIN_NAME = "pytorch"
 #: ``History.params["method"]`` of a twin run: how its gradient is computed.
 TWIN_METHOD = "autograd"
 
-_TORCH_MISSING = "the PyTorch baseline needs torch: pip install 'deep_learning_toolkit[torch]'"
-
-
 def require_torch() -> Any:
-    """Import and return :mod:`torch`, or raise ``ImportError`` naming the extra to install."""
-    try:
-        import torch
-    except ImportError as error:
-        raise ImportError(f"{_TORCH_MISSING} ({error}).") from error
-    return torch
+    """Import and return :mod:`torch`, or raise ``ImportError`` saying how to install it."""
+    return require("torch", "the PyTorch baseline")
 
 
 def _activation_module(name: str) -> torch.nn.Module:

@@ -2,16 +2,19 @@
 
 Nothing is downloaded: every loader reads files shipped inside scikit-learn, and
 ``"friedman"`` is generated from a seed. scikit-learn is an optional dependency
-(``pip install 'deep_learning_toolkit[datasets]'``) imported only when a loader runs.
+(``pip install scikit-learn``, or the ``datasets`` extra of a checkout) imported only when a
+loader runs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
+from deep_learning_toolkit._optional import require
 from deep_learning_toolkit._validation import check_choice, check_int
 
 __all__ = ["DATASETS", "Dataset", "load_dataset"]
@@ -19,9 +22,6 @@ __all__ = ["DATASETS", "Dataset", "load_dataset"]
 DATASETS: tuple[str, ...] = ("iris", "wine", "breast_cancer", "digits", "diabetes", "friedman")
 
 _TASKS = ("classification", "regression")
-_SKLEARN_MISSING = (
-    "scikit-learn is needed for dataset loaders: pip install 'deep_learning_toolkit[datasets]'"
-)
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,11 +75,7 @@ class Dataset:
 
 
 def _import_sklearn_datasets() -> ModuleType:
-    try:
-        import sklearn.datasets as sk_datasets
-    except ImportError as error:
-        raise ImportError(_SKLEARN_MISSING) from error
-    return sk_datasets
+    return require("sklearn.datasets", "dataset loaders")
 
 
 def _feature_names(bunch: object, n_features: int) -> tuple[str, ...]:
@@ -89,7 +85,7 @@ def _feature_names(bunch: object, n_features: int) -> tuple[str, ...]:
     return tuple(str(name) for name in names)
 
 
-def _classification(name: str, bunch: object) -> Dataset:
+def _classification(name: str, bunch: Any) -> Dataset:
     X = np.ascontiguousarray(bunch.data, dtype=np.float64)
     labels = np.asarray(bunch.target)
     classes, y = np.unique(labels, return_inverse=True)

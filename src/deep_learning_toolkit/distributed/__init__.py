@@ -8,8 +8,8 @@ Two kinds of independent work are spread out:
   :func:`deep_learning_toolkit.experiments.sweep` runs them one after the other or as
   parallel Ray tasks, with :func:`ray_session` from here.
 
-Ray is optional (``pip install 'deep_learning_toolkit[ray]'``) and imported only when a Ray
-backend or session is used; ``backend="local"`` never imports it.
+Ray is optional (``pip install ray``, the ``[ray]`` extra in a checkout) and imported only
+when a Ray backend or session is used; ``backend="local"`` never imports it.
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ Fault tolerance is Ray's: the actors are created with ``max_restarts`` and
 again; the restarted actor fetches the step's data from the object store, which the driver
 keeps alive until the step ends.
 
-Ray is optional: ``pip install 'deep_learning_toolkit[ray]'``; it is imported only here and
-only when a Ray gradient or session is used.
+Ray is optional: ``pip install ray`` (the ``[ray]`` extra in a checkout); it is imported only
+here and only when a Ray gradient or session is used.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from .._optional import require
 from .._validation import check_int, describe
 from ..gradients import engine
 from ..gradients.engine import Chunk, GradientStep
@@ -68,16 +69,9 @@ WORKER_START_TIMEOUT = 120.0
 #: Round trips of an empty call timed when the workers start (their median is the latency).
 LATENCY_PROBES = 5
 
-_RAY_MISSING = "The Ray backend needs Ray: pip install 'deep_learning_toolkit[ray]'"
-
-
 def import_ray() -> Any:
-    """Import Ray, or raise an ImportError that names the ``ray`` extra."""
-    try:
-        import ray
-    except ImportError as error:
-        raise ImportError(f"{_RAY_MISSING} ({error}).") from error
-    return ray
+    """Import Ray, or raise an ImportError saying how to install it."""
+    return require("ray", "the Ray backend")
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None, **init_kwargs: Any) -> bool:

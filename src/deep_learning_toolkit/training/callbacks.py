@@ -7,7 +7,6 @@ The protocol is Keras's: ``on_train_begin``, ``on_epoch_begin``, ``on_batch_end`
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -157,43 +156,4 @@ class EarlyStopping(Callback):
             self.model.set_params(self.best_params)
 
 
-class ProgressBar(Callback):
-    """A progress bar over epochs showing the latest loss (tqdm when installed).
-
-    Without tqdm, one line per epoch is written to ``stderr``.
-    """
-
-    def __init__(self, epochs: int, initial_epoch: int = 0, description: str = "") -> None:
-        self.epochs = epochs
-        self.initial_epoch = initial_epoch
-        self.description = description
-        self._bar: Any = None
-
-    def on_train_begin(self, logs: Logs | None = None) -> None:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            self._bar = None
-            return
-        self._bar = tqdm(
-            total=self.epochs,
-            initial=self.initial_epoch,
-            desc=self.description or None,
-            unit="epoch",
-            leave=False,
-        )
-
-    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
-        logs = logs or {}
-        shown = {k: logs[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs}
-        if self._bar is not None:
-            self._bar.set_postfix({k: f"{v:.4f}" for k, v in shown.items()})
-            self._bar.update(1)
-        else:
-            text = " ".join(f"{k}={v:.4f}" for k, v in shown.items())
-            print(f"{self.description} epoch {epoch + 1}/{self.epochs} {text}", file=sys.stderr)
-
-    def on_train_end(self, logs: Logs | None = None) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
+from .progress import ProgressBar  # noqa: E402, F401  (re-export; it subclasses Callback above)

@@ -128,7 +128,7 @@ def check_fit_arguments(
         batch_size=batch_size,
         shuffle=bool(shuffle),
         seed=check_int("seed", seed, minimum=0),
-        verbose=check_int("verbose", verbose, minimum=0),
+        verbose=check_int("verbose", verbose, minimum=0, maximum=2),
         on_non_finite=check_choice("on_non_finite", on_non_finite, NON_FINITE_ACTIONS),
     )
 
@@ -169,7 +169,7 @@ def train(
     extra: list[Callback] = list(callbacks or [])
     args = loop.args
     if args.verbose:
-        extra.append(ProgressBar(args.epochs, args.initial_epoch, history.name))
+        extra.append(ProgressBar(args.epochs, args.initial_epoch, history.name, args.verbose))
     callback_list = CallbackList(extra, trainee)
     trainee.stop_training = False
     interrupt = InterruptFlag()

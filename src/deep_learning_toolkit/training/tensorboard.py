@@ -15,7 +15,7 @@ per run, with the ``train`` / ``validation`` curves as its metrics), which is ho
 ``hparams`` callback lays them out: TensorBoard's HParams tab then lists the runs side by
 side with their final losses and metrics.
 
-tensorboardX is optional: ``pip install 'deep_learning_toolkit[tensorboard]'``.
+tensorboardX is optional: ``pip install tensorboardX`` (or the ``tensorboard`` extra).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .._optional import require
 from .._validation import describe
 from .callbacks import Callback, Logs
 
@@ -38,9 +39,6 @@ TAG_PREFIX = "epoch_"
 SPLIT_DIRS = {"train": "train", "validation": "validation"}
 
 _FILE_NUMBERS = itertools.count()
-_TENSORBOARDX_MISSING = (
-    "TensorBoard logging needs tensorboardX: pip install 'deep_learning_toolkit[tensorboard]'"
-)
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -55,11 +53,7 @@ def split_key(key: str) -> tuple[str, str]:
 
 
 def _import_tensorboardx() -> Any:
-    try:
-        import tensorboardX
-    except ImportError as error:
-        raise ImportError(f"{_TENSORBOARDX_MISSING} ({error}).") from error
-    return tensorboardX
+    return require("tensorboardX", "TensorBoard logging")
 
 
 def _hparam_value(value: Any) -> str | bool | float | None:

@@ -4,7 +4,8 @@
 >>> figure = dlt.viz.plot_histories([history_a, history_b], path="curves.png")  # doctest: +SKIP
 >>> frame = dlt.viz.histories_to_frame([history_a, history_b])               # doctest: +SKIP
 
-Needs the ``plot`` extra: ``pip install 'deep_learning_toolkit[plot]'``.
+Needs pandas, seaborn and matplotlib: ``pip install pandas seaborn matplotlib`` (or the
+``plot`` extra of a checkout: ``pip install -e '.[plot]'``).
 """
 
 from .plots import differences_frame, histories_to_frame, plot_differences, plot_histories

@@ -5,7 +5,8 @@ Histories become one long-form pandas frame (columns ``run``, ``epoch``, ``metri
 :class:`matplotlib.figure.Figure`, never through ``pyplot``, so nothing needs a display and
 no global figure state is touched (PNG files are rendered by the Agg canvas).
 
-pandas, seaborn and matplotlib are optional: ``pip install 'deep_learning_toolkit[plot]'``.
+pandas, seaborn and matplotlib are optional (``pip install pandas seaborn matplotlib``, or the
+``plot`` extra of a checkout).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._optional import require
 from .._validation import describe
 from ..training.history import History
 from ..training.metrics import METRICS
@@ -32,19 +34,12 @@ SPLIT_STYLES = {"train": "-", "validation": "--"}
 PANEL_SIZE = (5.4, 3.6)
 DPI = 110
 
-_PLOT_MISSING = (
-    "plotting needs pandas, seaborn and matplotlib: pip install 'deep_learning_toolkit[plot]'"
-)
-
 
 def require_plotting() -> tuple[Any, Any, Any]:
-    """Import pandas, seaborn and matplotlib's Figure, or explain which extra to install."""
-    try:
-        import pandas
-        import seaborn
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise ImportError(f"{_PLOT_MISSING} ({error}).") from error
+    """Import pandas, seaborn and matplotlib's Figure, or say which package to install."""
+    pandas = require("pandas", "plots")
+    seaborn = require("seaborn", "plots")
+    Figure = require("matplotlib.figure", "plots").Figure
     return pandas, seaborn, Figure
 
 
