@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import deep_learning_toolkit as dlt
-from deep_learning_toolkit.training.callbacks import ProgressBar as ReExported
+from deep_learning_toolkit.training import ProgressBar as ReExported
 from deep_learning_toolkit.training.progress import (
     LINES_PER_RUN,
     ProgressBar,

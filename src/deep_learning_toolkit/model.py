@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_same_length
 from .archive import write_model_file
 from .distributed import gradient_backend
 from .gradients import (
@@ -37,7 +36,7 @@ from .serialization import ModelParts, model_payload
 from .training.callbacks import Callback
 from .training.history import History
 from .training.loop import Loop, check_fit_arguments, start_history, train
-from .training.metrics import get_metric
+from .training.metrics import metric_scores
 from .training.settings import compile_settings
 from .training.step import OptimizerStep
 
@@ -154,17 +153,7 @@ class Sequential(Network):
 
     def _prepare(self, X: object, y: object, names: tuple[str, str] = ("X", "y")):
         """Checked inputs and targets (as the loss wants them)."""
-        loss = self._require_compiled()
-        X = self.check_input(X, names[0])
-        try:
-            targets = loss.prepare_targets(y, self.n_outputs)
-        except (TypeError, ValueError) as error:
-            message = str(error)
-            if names[1] != "y" and message.startswith("y "):
-                message = names[1] + message[1:]
-            raise type(error)(message) from None
-        check_same_length(names[0], X, names[1], targets)
-        return X, targets
+        return self.check_batch(self._require_compiled(), X, y, names)
 
     # ------------------------------------------------------------------ gradients
     def compute_gradient(
@@ -200,7 +189,12 @@ class Sequential(Network):
         if isinstance(stencil, ZerothOrder):
             return self.compute_gradient(X, targets, stencil, None, self.seed)
         steps = resolve_steps(self.params, stencil, self.step if step is None else step)
-        return self.compute_gradient(X, targets, stencil, steps)
+        result = self.compute_gradient(X, targets, stencil, steps)
+        if not np.isfinite(result.loss):
+            layer = self.non_finite_layer(X, training=True)
+            where = f": {layer} returned non-finite values" if layer else ""
+            raise FloatingPointError(f"The loss on (X, y) is {result.loss}{where}.")
+        return result
 
     def loss_and_gradient(
         self, X: object, y: object, method: Any = None, step: object = None
@@ -212,11 +206,7 @@ class Sequential(Network):
 
     # ------------------------------------------------------------------ evaluation
     def _metrics(self, outputs: np.ndarray, targets: np.ndarray, prefix: str = "") -> dict:
-        predictions = self.loss.transform(outputs)
-        return {
-            prefix + name: get_metric(name)(predictions, targets, self.loss.task)
-            for name in self.metrics
-        }
+        return metric_scores(self.loss, self.metrics, outputs, targets, prefix)
 
     def _scores(self, outputs: np.ndarray, targets: np.ndarray, prefix: str = "") -> dict:
         scores = {prefix + "loss": float(self.loss.batched(outputs, targets))}
@@ -310,16 +300,6 @@ class Sequential(Network):
         """
         return write_model_file(path, *model_payload(self))
 
-    def config(self) -> dict[str, Any]:
-        """Architecture: enough to rebuild the model (parameters aside)."""
-        config: dict[str, Any] = {
-            "layers": [layer.config() for layer in self.layers],
-            "seed": self.seed,
-        }
-        if self.input_shape != self.layers[0].input_shape():
-            config["input_shape"] = list(self.input_shape)
-        return config
-
     @classmethod
     def from_parts(cls, parts: ModelParts) -> Sequential:
         """Assemble a model from what :func:`~deep_learning_toolkit.serialization.model_parts`
@@ -331,7 +311,3 @@ class Sequential(Network):
         model.epochs_completed = parts.epochs_completed
         model.history = parts.history
         return model
-
-    def __repr__(self) -> str:
-        inner = ", ".join(repr(layer) for layer in self.layers)
-        return f"Sequential([{inner}], seed={self.seed})"

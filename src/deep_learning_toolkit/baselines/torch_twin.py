@@ -30,7 +30,7 @@ from ..nn.activations import LEAKY_RELU_SLOPE
 from ..training.callbacks import Callback
 from ..training.history import History
 from ..training.loop import BatchOutcome, Loop, check_fit_arguments, start_history, train
-from ..training.metrics import get_metric
+from ..training.metrics import metric_scores
 
 if TYPE_CHECKING:
     import torch
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 TWIN_NAME = "pytorch"
 #: ``History.params["method"]`` of a twin run: how its gradient is computed.
 TWIN_METHOD = "autograd"
+
 
 def require_torch() -> Any:
     """Import and return :mod:`torch`, or raise ``ImportError`` saying how to install it."""
@@ -233,11 +234,7 @@ class TorchTwin:
         return torch.from_numpy(X), torch.as_tensor(targets, dtype=dtype), targets
 
     def _scores(self, outputs: np.ndarray, targets: np.ndarray, prefix: str = "") -> dict:
-        predictions = self.loss.transform(outputs)
-        return {
-            prefix + name: get_metric(name)(predictions, targets, self.loss.task)
-            for name in self.metrics
-        }
+        return metric_scores(self.loss, self.metrics, outputs, targets, prefix)
 
     # ------------------------------------------------------------------ training
     def fit(

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from .._validation import check_array, check_int, describe
+from .._validation import check_array, check_int, check_same_length, describe
 from .layer import Layer, Shape
 
 
@@ -194,12 +195,37 @@ class Network:
             )
         return X
 
+    def check_batch(
+        self, loss: Any, X: object, y: object, names: tuple[str, str] = ("X", "y")
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Checked inputs and the targets as ``loss`` wants them (``names`` for messages)."""
+        X = self.check_input(X, names[0])
+        try:
+            targets = loss.prepare_targets(y, self.n_outputs)
+        except (TypeError, ValueError) as error:
+            message = str(error)
+            if names[1] != "y" and message.startswith("y "):
+                message = names[1] + message[1:]
+            raise type(error)(message) from None
+        check_same_length(names[0], X, names[1], targets)
+        return X, targets
+
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
-        """Raw network outputs (logits for classification losses) for inputs ``X``."""
+        """Raw network outputs (logits for classification losses) for inputs ``X``.
+
+        Each layer's output is checked to have the shape the network inferred for it, so a
+        layer that returns the wrong shape is named (``ValueError``).
+        """
         a = X
-        for layer in self.layers:
-            a = layer.forward(a, training)
+        for index, layer in enumerate(self.layers):
+            out = layer.forward(a, training)
+            check_layer_output(index, layer, out, len(a), self.shapes[index + 1])
+            a = out
         return a
+
+    def non_finite_layer(self, X: np.ndarray, training: bool = False) -> str | None:
+        """``"layers[i] (Name)"`` of the first layer whose output on ``X`` is not finite."""
+        return first_non_finite(self.layers, self.activations(X, training))
 
     def activations(self, X: np.ndarray, training: bool = False) -> list[np.ndarray]:
         """``[X, out_0, out_1, ...]``: every layer's output, checked layer by layer."""
@@ -209,6 +235,20 @@ class Network:
             check_layer_output(index, layer, out, acts[-1].shape[0], self.shapes[index + 1])
             acts.append(out)
         return acts
+
+    def config(self) -> dict[str, Any]:
+        """Architecture: enough to rebuild the network (parameters aside)."""
+        config: dict[str, Any] = {
+            "layers": [layer.config() for layer in self.layers],
+            "seed": self.seed,
+        }
+        if self.input_shape != self.layers[0].input_shape():
+            config["input_shape"] = list(self.input_shape)
+        return config
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"{type(self).__name__}([{inner}], seed={self.seed})"
 
     def summary(self) -> str:
         """A table of the layers, their output shapes and parameter counts."""

@@ -1,10 +1,11 @@
 """Training: the epoch loop, its steps, History, callbacks, checkpoints, metrics, TensorBoard."""
 
-from .callbacks import Callback, CallbackList, EarlyStopping, ProgressBar
+from .callbacks import Callback, CallbackList, EarlyStopping
 from .checkpoint import ModelCheckpoint
 from .history import History
 from .loop import BatchOutcome, Loop, train
 from .metrics import METRICS, get_metric
+from .progress import ProgressBar
 from .tensorboard import TensorBoardLogger
 
 __all__ = [

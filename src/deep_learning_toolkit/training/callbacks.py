@@ -156,4 +156,3 @@ class EarlyStopping(Callback):
             self.model.set_params(self.best_params)
 
 
-from .progress import ProgressBar  # noqa: E402, F401  (re-export; it subclasses Callback above)

@@ -20,8 +20,9 @@ import numpy as np
 
 from .._validation import check_choice, check_int, describe
 from ..data.batching import minibatch_indices
-from .callbacks import Callback, CallbackList, ProgressBar
+from .callbacks import Callback, CallbackList
 from .history import History
+from .progress import ProgressBar
 
 #: What ``fit`` does with a batch whose loss or gradient is NaN or infinite.
 NON_FINITE_ACTIONS = ("raise", "skip")

@@ -7,6 +7,7 @@ A metric is a plain function ``metric(predictions, targets, task) -> float``; th
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -57,3 +58,11 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray, str], float]] = {
 def get_metric(name: str) -> Callable[[np.ndarray, np.ndarray, str], float]:
     """Return the metric function called ``name``."""
     return METRICS[check_choice("metric", name, METRICS)]
+
+
+def metric_scores(
+    loss: Any, names: list[str], outputs: np.ndarray, targets: np.ndarray, prefix: str = ""
+) -> dict[str, float]:
+    """``{prefix + name: metric}`` of the network ``outputs`` (predictions via ``loss``)."""
+    predictions = loss.transform(outputs)
+    return {prefix + name: get_metric(name)(predictions, targets, loss.task) for name in names}

@@ -64,7 +64,7 @@ class OptimizerStep:
         result = model.compute_gradient(
             self.X[rows], self.targets[rows], model.stencil, self.steps, seed, not self.lean
         )
-        if not self._finite(result, epoch, batch):
+        if not self._finite(result, rows, epoch, batch):
             return None
         if self.lean:
             # MeZO-style: no gradient vector and no copy of the parameters.
@@ -90,16 +90,19 @@ class OptimizerStep:
         fd_step = model.stencil.scale if self.zeroth else float(np.mean(self.steps))
         return BatchOutcome(result.loss, result.outputs, result.evaluations, grad_norm, fd_step)
 
-    def _finite(self, result: Any, epoch: int, batch: int) -> bool:
+    def _finite(self, result: Any, rows: np.ndarray, epoch: int, batch: int) -> bool:
         """True if the batch's loss and gradient are finite; else raise, or False to skip."""
         values = result.estimate.slopes if result.gradient is None else result.gradient
         finite = bool(np.isfinite(result.loss) and np.all(np.isfinite(values)))
         if finite or self.on_non_finite == "skip":
             return finite
         if not np.isfinite(result.loss):
+            layer = self.model.non_finite_layer(self.X[rows], training=True)
+            where = f" ({layer} returned non-finite values)" if layer else ""
             raise FloatingPointError(
-                f"The loss became {result.loss} in epoch {epoch}, batch {batch}; the model keeps "
-                "its last finite parameters. Lower the learning rate or check the data."
+                f"The loss became {result.loss} in epoch {epoch}, batch {batch}{where}; the "
+                "model keeps its last finite parameters. Lower the learning rate or check the "
+                "data."
             )
         if result.gradient is None:
             raise FloatingPointError(
