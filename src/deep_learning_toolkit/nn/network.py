@@ -52,15 +52,9 @@ def _check_layers(layers: object) -> list[Layer]:
     return layers
 
 
-def infer_shapes(layers: Sequence[Layer], input_shape: Shape | None) -> list[Shape]:
+def infer_shapes(layers: Sequence[Layer], input_shape: Shape) -> list[Shape]:
     """Per-sample shapes: the input, then each layer's output; ``ValueError`` on a misfit."""
-    shape = input_shape if input_shape is not None else layers[0].input_shape()
-    if shape is None:
-        raise ValueError(
-            f"the input shape of layers[0] ({layers[0]!r}) is unknown; pass "
-            "Sequential(..., input_shape=(...)) (the shape of one sample)."
-        )
-    shapes = [tuple(shape)]
+    shapes = [tuple(input_shape)]
     for index, layer in enumerate(layers):
         try:
             shape = tuple(layer.output_shape(shapes[-1]))
@@ -88,7 +82,9 @@ class Network:
     seed : int, default 0
         Seeds the initialisation (layer by layer, parameter by parameter).
     input_shape : tuple, optional
-        Shape of one input sample; default: what the first layer declares.
+        Shape of one input sample; default: what the first layer declares. When neither
+        is known (a user-defined first layer), the shapes are inferred and checked from the
+        first data the network sees, as Keras builds a model on its first call.
     """
 
     def __init__(
@@ -103,8 +99,10 @@ class Network:
         rng = np.random.default_rng(seed)
         for layer in layers:
             layer.initialize(rng)
+        if input_shape is None:
+            input_shape = layers[0].input_shape()
         try:
-            self.shapes = infer_shapes(layers, input_shape)
+            shapes = None if input_shape is None else infer_shapes(layers, input_shape)
         except ValueError:
             values = iter(previous)  # refused: the layers keep their own arrays
             for layer in layers:
@@ -113,6 +111,7 @@ class Network:
             raise
         self.seed = seed
         self.params = params
+        self._shapes = shapes
         for layer in layers:
             layer._owner = weakref.ref(self)
 
@@ -123,9 +122,25 @@ class Network:
         return int(self.params.size)
 
     @property
-    def input_shape(self) -> Shape:
-        """Shape of one input sample."""
-        return self.shapes[0]
+    def shapes(self) -> list[Shape]:
+        """Per-sample shapes: the input, then every layer's output."""
+        if self._shapes is None:
+            raise RuntimeError(
+                f"the input shape of {type(self).__name__} is not known yet: its first layer "
+                f"({self.layers[0]!r}) does not declare it; pass input_shape=(...) or give it "
+                "data first."
+            )
+        return self._shapes
+
+    @property
+    def built(self) -> bool:
+        """Whether the shapes are known (given, declared, or inferred from data)."""
+        return self._shapes is not None
+
+    @property
+    def input_shape(self) -> Shape | None:
+        """Shape of one input sample (``None`` until known)."""
+        return None if self._shapes is None else self._shapes[0]
 
     @property
     def output_shape(self) -> Shape:
@@ -182,6 +197,10 @@ class Network:
     # ------------------------------------------------------------------ forward
     def check_input(self, X: object, name: str = "X") -> np.ndarray:
         """``X`` as a float64 array of samples of the network's input shape."""
+        if self._shapes is None:
+            X = check_array(name, X, ndim=(2, 3, 4, 5))
+            self._shapes = infer_shapes(self.layers, X.shape[1:])
+            return X
         X = check_array(name, X, ndim=len(self.input_shape) + 1)
         expected = self.input_shape
         if any(e is not None and e != s for e, s in zip(expected, X.shape[1:])):
@@ -216,6 +235,8 @@ class Network:
         Each layer's output is checked to have the shape the network inferred for it, so a
         layer that returns the wrong shape is named (``ValueError``).
         """
+        if self._shapes is None:
+            self._shapes = infer_shapes(self.layers, X.shape[1:])
         a = X
         for index, layer in enumerate(self.layers):
             out = layer.forward(a, training)
@@ -229,6 +250,8 @@ class Network:
 
     def activations(self, X: np.ndarray, training: bool = False) -> list[np.ndarray]:
         """``[X, out_0, out_1, ...]``: every layer's output, checked layer by layer."""
+        if self._shapes is None:
+            self._shapes = infer_shapes(self.layers, X.shape[1:])
         acts = [X]
         for index, layer in enumerate(self.layers):
             out = layer.forward(acts[-1], training)
@@ -242,7 +265,7 @@ class Network:
             "layers": [layer.config() for layer in self.layers],
             "seed": self.seed,
         }
-        if self.input_shape != self.layers[0].input_shape():
+        if self.built and self.input_shape != self.layers[0].input_shape():
             config["input_shape"] = list(self.input_shape)
         return config
 
@@ -254,7 +277,7 @@ class Network:
         """A table of the layers, their output shapes and parameter counts."""
         lines = [f"{'#':<4}{'layer':<40}{'output shape':<18}{'parameters':>10}"]
         for number, layer in enumerate(self.layers):
-            shape = str(self.shapes[number + 1])
+            shape = str(self._shapes[number + 1]) if self.built else "?"
             lines.append(f"{number:<4}{repr(layer)[:39]:<40}{shape:<18}{layer.num_parameters:>10}")
         lines.append(f"{'total':<62}{self.num_parameters:>10}")
         return "\n".join(lines)

@@ -64,7 +64,7 @@ def compile_settings(
         )
     stencil = resolve_method(method)
     if isinstance(stencil, ComplexStep):
-        check_loss(loss, network.n_outputs)
+        check_loss(loss, network.n_outputs if network.built else 2)
     if not isinstance(stencil, ZerothOrder):
         resolve_steps(network.params, stencil, step)  # validate now, not mid-training
     names = _check_metrics(metrics, loss)
