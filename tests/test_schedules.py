@@ -375,7 +375,7 @@ def test_set_learning_rate_and_advance() -> None:
         (lambda: PiecewiseConstantDecay([5, 5], [1.0, 0.5, 0.1]), ValueError, "increasing"),
         (lambda: PiecewiseConstantDecay([5], [1.0]), ValueError, "one more entry"),
         (lambda: PiecewiseConstantDecay(5, [1.0]), TypeError, "boundaries"),
-        (lambda: SGD(lr=CosineDecay), TypeError, "lr must be a number > 0, a LearningRate"),
+        (lambda: SGD(lr=CosineDecay), TypeError, "lr must be a real number > 0, a LearningRate"),
         (lambda: deserialize({"class_name": "Nope", "config": {}}), ValueError, "Unknown"),
         (lambda: deserialize({"config": {}}), ValueError, "'class_name' and 'config'"),
     ],

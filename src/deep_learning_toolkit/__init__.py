@@ -11,7 +11,15 @@ from .distributed import sweep
 from .io import load_model, save_model
 from .nn import Dense, Sequential
 from .numdiff.check import check_gradient, check_model_gradient
-from .training import Callback, EarlyStopping, History, ModelCheckpoint, TensorBoardLogger
+from .training import (
+    Callback,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    TensorBoardLogger,
+)
 
 __version__ = "0.1.0"
 
@@ -20,7 +28,9 @@ __all__ = [
     "Dense",
     "EarlyStopping",
     "History",
+    "LearningRateScheduler",
     "ModelCheckpoint",
+    "ReduceLROnPlateau",
     "Sequential",
     "TensorBoardLogger",
     "check_gradient",

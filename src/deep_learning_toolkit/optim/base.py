@@ -292,7 +292,7 @@ def _check_lr(value: Any) -> tuple[float | None, LearningRateSchedule | None]:
     if isinstance(value, LearningRateSchedule) or (callable(value) and not isinstance(value, type)):
         return None, schedules.as_schedule(value)
     raise TypeError(
-        "lr must be a number > 0, a LearningRateSchedule or a callable of the step; "
+        "lr must be a real number > 0, a LearningRateSchedule or a callable of the step; "
         f"got {describe(value)}."
     )
 

@@ -1,6 +1,13 @@
 """Training utilities: History, callbacks and metrics."""
 
-from .callbacks import Callback, CallbackList, EarlyStopping, ProgressBar
+from .callbacks import (
+    Callback,
+    CallbackList,
+    EarlyStopping,
+    LearningRateScheduler,
+    ProgressBar,
+    ReduceLROnPlateau,
+)
 from .checkpoint import ModelCheckpoint
 from .history import History
 from .metrics import METRICS, get_metric
@@ -12,8 +19,10 @@ __all__ = [
     "CallbackList",
     "EarlyStopping",
     "History",
+    "LearningRateScheduler",
     "ModelCheckpoint",
     "ProgressBar",
+    "ReduceLROnPlateau",
     "TensorBoardLogger",
     "get_metric",
 ]
