@@ -388,7 +388,9 @@ def test_learning_curve_figure_is_written_as_an_image(tmp_path: Path) -> None:
         np.testing.assert_array_equal(train_line.get_xdata(), history.epoch)
 
 
-def test_new_arguments_are_checked_and_the_old_call_still_works(tmp_path: Path) -> None:
+def test_new_arguments_are_checked_and_the_old_call_still_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for kwargs, error, match in [
         ({"histogram_freq": -1}, ValueError, "histogram_freq must be >= 0; got -1"),
         ({"histogram_freq": 1.5}, TypeError, "histogram_freq must be an integer"),
@@ -400,3 +402,6 @@ def test_new_arguments_are_checked_and_the_old_call_still_works(tmp_path: Path) 
             TensorBoardLogger(tmp_path, **kwargs)
     old = TensorBoardLogger(tmp_path, {"dataset": "toy"})
     assert old.hparams == {"dataset": "toy"} and old.histogram_freq == 0
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match="write_figures=True needs matplotlib: pip install"):
+        TensorBoardLogger(tmp_path, write_figures=True)

@@ -91,7 +91,7 @@ class RMSprop(Optimizer):
 
     @staticmethod
     def _state_names(hp: dict[str, Any]) -> tuple[str, ...]:
-        names = ("square_avg",)
+        names: tuple[str, ...] = ("square_avg",)
         if hp["momentum"] > 0:
             names += ("momentum_buffer",)
         if hp["centered"]:

@@ -262,12 +262,12 @@ class CosineDecay(LearningRateSchedule):
     def __call__(self, step: int) -> float:
         if self.warmup_target is None:
             return self._decay(min(float(step), self.decay_steps), self.initial_learning_rate)
-        step = min(float(step), self.decay_steps + self.warmup_steps)
-        if step < self.warmup_steps:
-            fraction = step / self.warmup_steps
+        t = min(float(step), self.decay_steps + self.warmup_steps)
+        if t < self.warmup_steps:
+            fraction = t / self.warmup_steps
             delta = self.warmup_target - self.initial_learning_rate
             return delta * fraction + self.initial_learning_rate
-        return self._decay(step - self.warmup_steps, self.warmup_target)
+        return self._decay(t - self.warmup_steps, self.warmup_target)
 
     def get_config(self) -> dict[str, Any]:
         return {

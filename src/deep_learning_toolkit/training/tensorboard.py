@@ -189,13 +189,13 @@ class TensorBoardLogger(Callback):
     def __init__(
         self,
         log_dir: str | os.PathLike,
-        histogram_freq: int = 0,
+        histogram_freq: int | Mapping[str, Any] = 0,
         write_figures: bool = False,
         update_freq: str | int = "epoch",
         hparams: Mapping[str, Any] | None = None,
     ) -> None:
         if isinstance(histogram_freq, Mapping) and hparams is None:  # the old (log_dir, hparams)
-            histogram_freq, hparams = 0, histogram_freq
+            hparams, histogram_freq = histogram_freq, 0
         if not isinstance(log_dir, (str, os.PathLike)) or not str(log_dir):
             raise TypeError(f"log_dir must be a non-empty path; got {describe(log_dir)}.")
         if hparams is not None and not isinstance(hparams, Mapping):
@@ -204,6 +204,13 @@ class TensorBoardLogger(Callback):
         write_figures = check_bool("write_figures", write_figures)
         batch_every = _check_update_freq(update_freq)
         _import_tensorboardx()  # fail now, not after a training run
+        if write_figures:
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError as error:
+                raise ImportError(
+                    f"write_figures=True needs matplotlib: pip install matplotlib ({error})."
+                ) from error
         self.log_dir = Path(log_dir)
         self.histogram_freq = histogram_freq
         self.write_figures = write_figures
@@ -275,9 +282,10 @@ class TensorBoardLogger(Callback):
     # ------------------------------------------------------------------ histograms, figure
     def _write_histograms(self, epoch: int) -> None:
         """Parameters, and the last step's gradient if the model exposes it, per layer."""
-        params = np.asarray(self.model.get_params(), dtype=np.float64)
-        blocks = parameter_blocks(self.model, params.size)
-        gradient = getattr(self.model, "last_gradient", None)
+        model: Any = self.model
+        params = np.asarray(model.get_params(), dtype=np.float64)
+        blocks = parameter_blocks(model, params.size)
+        gradient = getattr(model, "last_gradient", None)
         if gradient is not None:
             gradient = np.asarray(gradient, dtype=np.float64).reshape(-1)
             if gradient.size != params.size:
