@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -246,3 +247,161 @@ def test_tensorboard_server_serves_the_logged_scalars(logged_run, tensorboard_se
             np.testing.assert_array_equal(values, np.float32(history.history[prefix + key]))
     experiment = get_json(f"{url}/data/plugin/hparams/experiment", {"experimentName": ""})
     assert "method" in {info["name"] for info in experiment["hparamInfos"]}
+
+
+# ---------------------------------------------------------------------- histograms, batches, figure
+from tensorboard.backend.event_processing import event_accumulator  # noqa: E402
+
+from deep_learning_toolkit.training.tensorboard import (  # noqa: E402
+    figure_png,
+    learning_curve_figure,
+    parameter_blocks,
+)
+
+KEEP_ALL = {
+    event_accumulator.HISTOGRAMS: 0,
+    event_accumulator.IMAGES: 0,
+    event_accumulator.SCALARS: 0,
+}
+#: The toy model's parameter tensors, in flat order: (tag suffix, shape).
+TENSORS = [("layers.0.W", (3, 6)), ("layers.0.b", (6,)), ("layers.1.W", (6, 3)),
+           ("layers.1.b", (3,))]  # fmt: skip
+
+
+def read_all(directory: Path) -> EventAccumulator:
+    accumulator = EventAccumulator(str(directory), size_guidance=KEEP_ALL)
+    accumulator.Reload()
+    return accumulator
+
+
+class Recorder(Callback):
+    """Parameters per epoch, batch losses, and (optionally) a gradient to expose."""
+
+    def __init__(self, gradient: str | None = None) -> None:
+        self.params: dict[int, np.ndarray] = {}
+        self.gradients: dict[int, np.ndarray] = {}
+        self.batch_losses: list[float] = []
+        self.gradient = gradient
+
+    def on_batch_end(self, batch, logs=None):
+        self.batch_losses.append(logs["loss"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.params[epoch] = self.model.get_params()
+        if self.gradient == "full":  # stands in for the training loop's model.last_gradient
+            X, y, _, _ = toy_problem()
+            self.model.last_gradient = self.model.loss_and_gradient(X, y)[1]
+            self.gradients[epoch] = self.model.last_gradient.copy()
+        elif self.gradient == "none":  # a memory-lean zeroth-order step has no gradient
+            self.model.last_gradient = None
+
+
+def assert_histogram_is(event, values: np.ndarray) -> None:
+    histogram = event.histogram_value
+    assert histogram.num == values.size and sum(histogram.bucket) == values.size
+    assert histogram.min == values.min() and histogram.max == values.max()
+    assert histogram.sum == values.sum() and histogram.sum_squares == values.dot(values)
+    assert histogram.bucket_limit[-1] >= values.max()
+
+
+def test_weight_and_gradient_histograms_equal_the_parameters(tmp_path: Path) -> None:
+    recorder = Recorder(gradient="full")
+    X, y, Xv, yv = toy_problem()
+    logger = TensorBoardLogger(tmp_path / "run", histogram_freq=2)
+    new_model().fit(X, y, epochs=5, batch_size=16, validation_data=(Xv, yv),
+                    callbacks=[recorder, logger])  # fmt: skip
+    accumulator = read_all(tmp_path / "run" / "train")
+    tags = {f"{kind}/{name}" for kind in ("weights", "gradients") for name, _ in TENSORS}
+    assert set(accumulator.Tags()["histograms"]) == tags
+    start = 0
+    for name, shape in TENSORS:
+        stop = start + int(np.prod(shape))
+        for kind, source in (("weights", recorder.params), ("gradients", recorder.gradients)):
+            events = accumulator.Histograms(f"{kind}/{name}")
+            assert [event.step for event in events] == [0, 2, 4]
+            for event in events:
+                assert_histogram_is(event, source[event.step][start:stop])
+        start = stop
+
+
+def test_no_gradient_histograms_without_a_gradient(tmp_path: Path) -> None:
+    X, y, _, _ = toy_problem()
+    logger = TensorBoardLogger(tmp_path / "run", histogram_freq=1)
+    new_model().fit(X, y, epochs=2, batch_size=16, callbacks=[Recorder(gradient="none"), logger])
+    tags = read_all(tmp_path / "run" / "train").Tags()["histograms"]
+    assert set(tags) == {f"weights/{name}" for name, _ in TENSORS}
+
+
+def test_parameter_blocks_split_the_flat_vector_by_layer() -> None:
+    model = new_model()
+    blocks = parameter_blocks(model, model.num_parameters)
+    assert [name for name, _, _ in blocks] == [name for name, _ in TENSORS]
+    flat = model.get_params()
+    for (_, start, stop), view in zip(blocks, [model.layers[0].W, model.layers[0].b,
+                                               model.layers[1].W, model.layers[1].b]):  # fmt: skip
+        np.testing.assert_array_equal(flat[start:stop], view.ravel())
+    assert parameter_blocks(object(), 7) == [("params", 0, 7)]
+
+
+@pytest.mark.parametrize(("update_freq", "every"), [("batch", 1), (2, 2), ("epoch", None)])
+def test_batch_scalars_every_n_steps(tmp_path: Path, update_freq, every) -> None:
+    recorder = Recorder()
+    X, y, _, _ = toy_problem()
+    model = new_model()
+    logger = TensorBoardLogger(tmp_path / "run", update_freq=update_freq)
+    model.fit(X, y, epochs=3, batch_size=16, callbacks=[recorder, logger])
+    # A second call continues the step axis from the optimizer's step count.
+    model.fit(X, y, epochs=5, batch_size=16, initial_epoch=3, callbacks=[recorder, logger])
+    accumulator = read_all(tmp_path / "run" / "train")
+    if every is None:
+        assert "batch_loss" not in accumulator.Tags()["scalars"]
+        return
+    assert {"batch_loss"} == {t for t in accumulator.Tags()["scalars"] if t.startswith("batch_")}
+    events = accumulator.Scalars("batch_loss")
+    steps = list(range(every, len(recorder.batch_losses) + 1, every))
+    assert [event.step for event in events] == steps == list(range(every, 16, every))
+    expected = np.float32([recorder.batch_losses[step - 1] for step in steps])
+    np.testing.assert_array_equal(np.float32([event.value for event in events]), expected)
+
+
+def test_learning_curve_figure_is_written_as_an_image(tmp_path: Path) -> None:
+    import matplotlib.image
+
+    X, y, Xv, yv = toy_problem()
+    model = new_model()
+    logger = TensorBoardLogger(tmp_path / "run", write_figures=True)
+    history = model.fit(X, y, epochs=4, batch_size=16, validation_data=(Xv, yv),
+                        callbacks=[logger])  # fmt: skip
+    images = read_all(tmp_path / "run" / "train").Images("learning_curves")
+    assert [image.step for image in images] == [3]
+    figure = learning_curve_figure(model.history, model.metrics)
+    png, (height, width) = figure_png(figure)
+    assert (images[0].height, images[0].width) == (height, width)
+    written = matplotlib.image.imread(io.BytesIO(images[0].encoded_image_string), format="png")
+    np.testing.assert_array_equal(written, matplotlib.image.imread(io.BytesIO(png), format="png"))
+    panels = {axes.get_title(): axes for axes in figure.axes}
+    assert set(panels) == {"loss", "accuracy", "lr"}
+    for name in ("loss", "accuracy"):
+        train_line, validation_line = panels[name].lines
+        np.testing.assert_array_equal(train_line.get_ydata(), history.history[name])
+        np.testing.assert_array_equal(validation_line.get_ydata(), history.history[f"val_{name}"])
+        np.testing.assert_array_equal(train_line.get_xdata(), history.epoch)
+
+
+def test_new_arguments_are_checked_and_the_old_call_still_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for kwargs, error, match in [
+        ({"histogram_freq": -1}, ValueError, "histogram_freq must be >= 0; got -1"),
+        ({"histogram_freq": 1.5}, TypeError, "histogram_freq must be an integer"),
+        ({"update_freq": "sometimes"}, ValueError, "update_freq must be 'epoch', 'batch'"),
+        ({"update_freq": 0}, ValueError, "update_freq must be >= 1; got 0"),
+        ({"write_figures": "yes"}, TypeError, "write_figures must be True or False"),
+    ]:
+        with pytest.raises(error, match=match):
+            TensorBoardLogger(tmp_path, **kwargs)
+    old = TensorBoardLogger(tmp_path, {"dataset": "toy"})
+    assert old.hparams == {"dataset": "toy"} and old.histogram_freq == 0
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match="write_figures=True needs matplotlib: pip install"):
+        TensorBoardLogger(tmp_path, write_figures=True)

@@ -15,7 +15,15 @@ from .io import load_model, save_model
 from .model import Sequential
 from .nn import Dense, Layer, register_layer
 from .numdiff.check import check_gradient
-from .training import Callback, EarlyStopping, History, ModelCheckpoint, TensorBoardLogger
+from .training import (
+    Callback,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    TensorBoardLogger,
+)
 
 try:  # one version number: pyproject.toml's, as installed
     __version__ = _metadata.version("deep_learning_toolkit")
@@ -39,7 +47,9 @@ __all__ = [
     "EarlyStopping",
     "History",
     "Layer",
+    "LearningRateScheduler",
     "ModelCheckpoint",
+    "ReduceLROnPlateau",
     "Sequential",
     "TensorBoardLogger",
     "check_gradient",

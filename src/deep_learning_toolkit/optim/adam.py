@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_float, describe
-from .base import Optimizer, check_bool
+from .base import LearningRate, Optimizer, check_bool
 
 
 class Adam(Optimizer):
@@ -15,8 +15,9 @@ class Adam(Optimizer):
 
     Parameters
     ----------
-    lr : float, default 0.001
-        Learning rate :math:`\gamma`, finite and > 0.
+    lr : float, LearningRateSchedule or callable, default 0.001
+        Learning rate :math:`\gamma`: a constant, finite and > 0, or a schedule of the step
+        (see :mod:`~deep_learning_toolkit.optim.schedules`).
     betas : tuple of float, default (0.9, 0.999)
         Decay rates :math:`(\beta_1, \beta_2)` of the moment estimates, each in [0, 1).
     eps : float, default 1e-8
@@ -62,7 +63,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        lr: float = 0.001,
+        lr: LearningRate = 0.001,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
@@ -84,7 +85,6 @@ class Adam(Optimizer):
     @staticmethod
     def _check(hp: dict[str, Any]) -> dict[str, Any]:
         return {
-            "lr": check_float("lr", hp["lr"], positive=True),
             "beta1": check_float("betas[0]", hp["beta1"], nonnegative=True, below=1.0),
             "beta2": check_float("betas[1]", hp["beta2"], nonnegative=True, below=1.0),
             "eps": check_float("eps", hp["eps"], positive=True),
@@ -100,8 +100,8 @@ class Adam(Optimizer):
         names = ("exp_avg", "exp_avg_sq")
         return (*names, "max_exp_avg_sq") if hp["amsgrad"] else names
 
-    def _update(self, params: np.ndarray, grad: np.ndarray) -> None:
-        hp, state, lr = self._hp, self._state, self.lr
+    def _update(self, params: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        hp, state = self._hp, self._state
         beta1, beta2, step = hp["beta1"], hp["beta2"], float(self._step_count)
         if hp["weight_decay"] != 0:
             if hp["decoupled_weight_decay"]:

@@ -3,21 +3,27 @@
 An optimizer updates a flat float64 parameter vector in place from a gradient of the
 same shape. Its state (moment estimates, step count) is created lazily on the first
 :meth:`Optimizer.step`, and :meth:`Optimizer.state_dict` / :meth:`Optimizer.load_state_dict`
-save and restore everything needed to resume a run exactly.
+save and restore everything needed to resume a run exactly, including a learning-rate
+schedule (:mod:`deep_learning_toolkit.optim.schedules`) and its position.
 """
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .._validation import check_float, check_int, describe
+from . import schedules
+from .schedules import LearningRateError, LearningRateSchedule
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {}
 """Optimizer classes by their lower-case ``name``, filled as subclasses are defined."""
 
 Hyperparameters = dict[str, float | bool | str]
+LearningRate = float | LearningRateSchedule | Callable[[int], float]
 
 
 def check_bool(name: str, value: Any) -> bool:
@@ -30,14 +36,17 @@ def check_bool(name: str, value: Any) -> bool:
 class Optimizer:
     """Base class of the optimizers: a gradient-based update rule with state.
 
-    Subclasses set ``name``, validate their hyperparameters in :meth:`_check` (a flat
-    ``dict`` such as ``{"lr": 0.01, "momentum": 0.9}``), list the state arrays they need
-    in :meth:`_state_names` and apply one update in :meth:`_update`.
+    Subclasses set ``name``, validate their hyperparameters other than the learning rate in
+    :meth:`_check` (a flat ``dict`` such as ``{"momentum": 0.9}``), list the state arrays
+    they need in :meth:`_state_names` and apply one update in :meth:`_update`.
 
     Parameters
     ----------
-    lr : float
-        Learning rate, finite and > 0. Settable later through the ``lr`` property.
+    lr : float, LearningRateSchedule or callable
+        Learning rate: a constant (finite, > 0), a
+        :class:`~deep_learning_toolkit.optim.schedules.LearningRateSchedule`, or any callable
+        ``f(step) -> rate``. A schedule is evaluated at the optimizer's step counter, as in
+        Keras: the first step uses ``f(0)``; its rates must be finite and >= 0.
     """
 
     name: ClassVar[str] = ""
@@ -47,8 +56,11 @@ class Optimizer:
         if cls.name:
             OPTIMIZERS[cls.name] = cls
 
-    def __init__(self, **hyperparameters: Any) -> None:
+    def __init__(self, lr: LearningRate, **hyperparameters: Any) -> None:
+        constant, schedule = _check_lr(lr)
         self._hp: dict[str, Any] = self._check(hyperparameters)
+        self._lr: float | None = constant
+        self._schedule: LearningRateSchedule | None = schedule
         self._state: dict[str, np.ndarray] = {}
         self._shape: tuple[int, ...] | None = None
         self._step_count = 0
@@ -57,7 +69,7 @@ class Optimizer:
 
     @staticmethod
     def _check(hp: dict[str, Any]) -> dict[str, Any]:
-        """Validate a flat hyperparameter dict and return it with normalised values."""
+        """Validate the hyperparameters other than ``lr``; return them normalised."""
         raise NotImplementedError
 
     @staticmethod
@@ -65,20 +77,74 @@ class Optimizer:
         """Names of the state arrays that the hyperparameters ``hp`` need."""
         raise NotImplementedError
 
-    def _update(self, params: np.ndarray, grad: np.ndarray) -> None:
-        """Apply one update in place; ``self._step_count`` is already incremented."""
+    def _update(self, params: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        """Apply one update with rate ``lr`` in place; ``self._step_count`` is incremented."""
         raise NotImplementedError
 
-    # -- public interface -------------------------------------------------------------
+    # -- learning rate ----------------------------------------------------------------
 
     @property
     def lr(self) -> float:
-        """Learning rate (finite, > 0); may be changed between steps by a schedule."""
-        return self._hp["lr"]
+        """The learning rate the next step will use (a schedule's value at :attr:`step_count`).
+
+        Setting it is :meth:`set_learning_rate`.
+        """
+        if self._schedule is None:
+            return self._lr  # type: ignore[return-value]
+        return schedules.evaluate(self._schedule, self._step_count)
 
     @lr.setter
-    def lr(self, value: float) -> None:
-        self._hp["lr"] = check_float("lr", value, positive=True)
+    def lr(self, value: float | LearningRateSchedule) -> None:
+        self.set_learning_rate(value)
+
+    #: Keras's name of :attr:`lr`.
+    learning_rate = lr
+
+    @property
+    def schedule(self) -> LearningRateSchedule | None:
+        """The learning-rate schedule, or ``None`` for a constant rate."""
+        return self._schedule
+
+    def set_learning_rate(self, value: float | LearningRateSchedule | Callable) -> None:
+        """Change the learning rate: a new constant (> 0), or a new schedule.
+
+        This is what ``ReduceLROnPlateau`` and ``LearningRateScheduler`` call; the new
+        value is saved with the optimizer's state.
+
+        Raises
+        ------
+        TypeError
+            If the optimizer follows a schedule and ``value`` is a number (as in Keras, a
+            scheduled rate is not settable; give a new schedule instead), or if ``value``
+            is neither a number nor a schedule.
+        ValueError
+            If a constant is not finite and > 0.
+        """
+        constant, schedule = _check_lr(value)
+        if constant is not None and self._schedule is not None:
+            raise TypeError(
+                f"The learning rate of this optimizer follows the schedule {self._schedule!r} "
+                f"and cannot be set to the number {constant}; pass a new schedule, or create "
+                "the optimizer with a constant lr."
+            )
+        self._lr, self._schedule = constant, schedule
+
+    def advance(self) -> float:
+        """Count one step applied outside :meth:`step` and return its learning rate.
+
+        For update rules that change the parameters without a gradient vector (the
+        memory-lean zeroth-order SGD path), so that a schedule moves on as with :meth:`step`.
+
+        Raises
+        ------
+        LearningRateError
+            If the schedule gives a rate that is not finite and >= 0 (nothing is counted).
+        """
+        rate = self.lr
+        self._step_count += 1
+        return rate
+
+    # -- public interface -------------------------------------------------------------
 
     @property
     def step_count(self) -> int:
@@ -101,6 +167,9 @@ class Optimizer:
             If ``params`` is not a float64 NumPy array or ``grad`` is not numeric.
         ValueError
             If ``grad``'s shape differs from ``params``' or from the state's shape.
+        LearningRateError
+            If the schedule's rate for this step is not finite and >= 0 (the message names
+            the step; nothing is changed).
         """
         if not isinstance(params, np.ndarray) or params.dtype != np.float64:
             raise TypeError(f"params must be a float64 NumPy array; got {describe(params)}.")
@@ -112,26 +181,44 @@ class Optimizer:
             raise ValueError(
                 f"grad must have the shape of params {params.shape}; got shape {grad.shape}."
             )
-        if self._shape is None:
-            self._shape = params.shape
-            self._state = {key: np.zeros(params.shape) for key in self._state_names(self._hp)}
-        elif params.shape != self._shape:
+        if self._shape is not None and params.shape != self._shape:
             raise ValueError(
                 f"params has shape {params.shape} but the {self.name} state was created for "
                 f"shape {self._shape}; call reset() before optimizing other parameters."
             )
+        rate = self.lr
+        if self._shape is None:
+            self._shape = params.shape
+            self._state = {key: np.zeros(params.shape) for key in self._state_names(self._hp)}
         self._step_count += 1
-        self._update(params, grad)
+        self._update(params, grad, rate)
 
     def hyperparameters(self) -> Hyperparameters:
-        """Hyperparameters for logging, e.g. ``{"optimizer": "adam", "lr": 0.001, ...}``."""
-        return {"optimizer": self.name, **self._hp}
+        """Hyperparameters for logging, e.g. ``{"optimizer": "adam", "lr": 0.001, ...}``.
+
+        ``lr`` is the current rate; with a schedule, ``lr_schedule`` describes it as text (and
+        ``lr`` is ``None`` if the schedule's rate for the next step is invalid).
+        """
+        if self._schedule is None:
+            return {"optimizer": self.name, "lr": self._lr, **self._hp}
+        try:
+            lr: float | None = self.lr
+        except LearningRateError:  # the next step will raise; describing it must not
+            lr = None
+        return {"optimizer": self.name, "lr": lr, "lr_schedule": repr(self._schedule), **self._hp}
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume exactly: hyperparameters, step count, array copies."""
+        """Everything needed to resume exactly: hyperparameters, step count, array copies.
+
+        A schedule is stored under ``hyperparameters["lr_schedule"]`` as
+        ``{"class_name": ..., "config": ...}`` (a plain callable is stored as the object).
+        """
+        hyperparameters = self.hyperparameters()
+        if self._schedule is not None:
+            hyperparameters["lr_schedule"] = _schedule_state(self._schedule)
         return {
             "optimizer": self.name,
-            "hyperparameters": self.hyperparameters(),
+            "hyperparameters": hyperparameters,
             "step": self._step_count,
             "shape": self._shape,
             "state": {key: value.copy() for key, value in self._state.items()},
@@ -159,15 +246,21 @@ class Optimizer:
             )
         hp = dict(state["hyperparameters"])
         hp.pop("optimizer", None)
-        if set(hp) != set(self._hp):
+        saved_schedule = hp.pop("lr_schedule", None)
+        if set(hp) != {"lr", *self._hp}:
             raise ValueError(
-                f"state hyperparameters must have the keys {sorted(self._hp)}; got {sorted(hp)}."
+                f"state hyperparameters must have the keys {sorted(['lr', *self._hp])}; "
+                f"got {sorted(hp)}."
             )
+        lr = hp.pop("lr")
+        if saved_schedule is not None:
+            lr = schedules.as_schedule(saved_schedule)
+        constant, schedule = _check_lr(lr)
         hp = self._check(hp)
         step = check_int("state['step']", state["step"], minimum=0)
         shape = None if state["shape"] is None else tuple(int(n) for n in state["shape"])
         arrays = {key: np.array(value, dtype=np.float64) for key, value in state["state"].items()}
-        if (shape is None) != (step == 0):
+        if shape is not None and step == 0:
             raise ValueError(f"state is inconsistent: step {step} with parameter shape {shape}.")
         needed = set(self._state_names(hp)) if shape is not None else set()
         if set(arrays) != needed:
@@ -178,6 +271,7 @@ class Optimizer:
                     f"state array {key!r} has shape {value.shape}; expected shape {shape}."
                 )
         self._hp, self._step_count, self._shape, self._state = hp, step, shape, arrays
+        self._lr, self._schedule = constant, schedule
 
     def reset(self) -> None:
         """Forget the state (moments and step count); hyperparameters are kept."""
@@ -186,8 +280,28 @@ class Optimizer:
         self._step_count = 0
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{key}={value!r}" for key, value in self._hp.items())
+        lr = self._lr if self._schedule is None else self._schedule
+        args = ", ".join(f"{key}={value!r}" for key, value in {"lr": lr, **self._hp}.items())
         return f"{type(self).__name__}({args})"
+
+
+def _check_lr(value: Any) -> tuple[float | None, LearningRateSchedule | None]:
+    """``(constant, None)`` for a number (finite, > 0), ``(None, schedule)`` otherwise."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return check_float("lr", value, positive=True), None
+    if isinstance(value, LearningRateSchedule) or (callable(value) and not isinstance(value, type)):
+        return None, schedules.as_schedule(value)
+    raise TypeError(
+        "lr must be a real number > 0, a LearningRateSchedule or a callable of the step; "
+        f"got {describe(value)}."
+    )
+
+
+def _schedule_state(schedule: LearningRateSchedule) -> Any:
+    """A schedule's config for a state dict, or the object itself if it has none."""
+    if isinstance(schedule, schedules.FunctionSchedule):
+        return schedule
+    return schedules.serialize(schedule)
 
 
 def get_optimizer(spec: str | Optimizer) -> Optimizer:
@@ -215,4 +329,4 @@ def get_optimizer(spec: str | Optimizer) -> Optimizer:
     key = spec.strip().lower()
     if key not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {spec!r}; valid names are {sorted(OPTIMIZERS)}.")
-    return OPTIMIZERS[key]()
+    return OPTIMIZERS[key]()  # type: ignore[call-arg]  # every subclass has a default lr

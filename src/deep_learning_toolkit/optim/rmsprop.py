@@ -8,7 +8,7 @@ import numpy as np
 
 from .._validation import check_float
 from .adam import _lerp
-from .base import Optimizer, check_bool
+from .base import LearningRate, Optimizer, check_bool
 
 
 class RMSprop(Optimizer):
@@ -16,8 +16,9 @@ class RMSprop(Optimizer):
 
     Parameters
     ----------
-    lr : float, default 0.01
-        Learning rate :math:`\gamma`, finite and > 0.
+    lr : float, LearningRateSchedule or callable, default 0.01
+        Learning rate :math:`\gamma`: a constant, finite and > 0, or a schedule of the step
+        (see :mod:`~deep_learning_toolkit.optim.schedules`).
     alpha : float, default 0.99
         Smoothing constant :math:`\alpha \in [0, 1]` of the squared-gradient average.
     eps : float, default 1e-8
@@ -62,7 +63,7 @@ class RMSprop(Optimizer):
 
     def __init__(
         self,
-        lr: float = 0.01,
+        lr: LearningRate = 0.01,
         alpha: float = 0.99,
         eps: float = 1e-8,
         weight_decay: float = 0.0,
@@ -81,7 +82,6 @@ class RMSprop(Optimizer):
     @staticmethod
     def _check(hp: dict[str, Any]) -> dict[str, Any]:
         return {
-            "lr": check_float("lr", hp["lr"], positive=True),
             "alpha": check_float("alpha", hp["alpha"], nonnegative=True, maximum=1.0),
             "eps": check_float("eps", hp["eps"], positive=True),
             "weight_decay": check_float("weight_decay", hp["weight_decay"], nonnegative=True),
@@ -91,14 +91,14 @@ class RMSprop(Optimizer):
 
     @staticmethod
     def _state_names(hp: dict[str, Any]) -> tuple[str, ...]:
-        names = ("square_avg",)
+        names: tuple[str, ...] = ("square_avg",)
         if hp["momentum"] > 0:
             names += ("momentum_buffer",)
         if hp["centered"]:
             names += ("grad_avg",)
         return names
 
-    def _update(self, params: np.ndarray, grad: np.ndarray) -> None:
+    def _update(self, params: np.ndarray, grad: np.ndarray, lr: float) -> None:
         hp, state = self._hp, self._state
         alpha = hp["alpha"]
         if hp["weight_decay"] != 0:
@@ -117,6 +117,6 @@ class RMSprop(Optimizer):
             buf = state["momentum_buffer"]
             buf *= hp["momentum"]
             buf += grad / avg
-            params += -self.lr * buf
+            params += -lr * buf
         else:
-            params += -self.lr * grad / avg
+            params += -lr * grad / avg

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_float
-from .base import Optimizer, check_bool
+from .base import LearningRate, Optimizer, check_bool
 
 
 class SGD(Optimizer):
@@ -15,8 +15,9 @@ class SGD(Optimizer):
 
     Parameters
     ----------
-    lr : float, default 0.01
-        Learning rate :math:`\gamma`, finite and > 0.
+    lr : float, LearningRateSchedule or callable, default 0.01
+        Learning rate :math:`\gamma`: a constant, finite and > 0, or a schedule of the step
+        (see :mod:`~deep_learning_toolkit.optim.schedules`).
     momentum : float, default 0.0
         Momentum factor :math:`\mu \ge 0`; 0 disables momentum.
     dampening : float, default 0.0
@@ -54,7 +55,7 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        lr: float = 0.01,
+        lr: LearningRate = 0.01,
         momentum: float = 0.0,
         dampening: float = 0.0,
         nesterov: bool = False,
@@ -71,7 +72,6 @@ class SGD(Optimizer):
     @staticmethod
     def _check(hp: dict[str, Any]) -> dict[str, Any]:
         checked = {
-            "lr": check_float("lr", hp["lr"], positive=True),
             "momentum": check_float("momentum", hp["momentum"], nonnegative=True),
             "dampening": check_float("dampening", hp["dampening"], nonnegative=True, maximum=1.0),
             "nesterov": check_bool("nesterov", hp["nesterov"]),
@@ -88,7 +88,7 @@ class SGD(Optimizer):
     def _state_names(hp: dict[str, Any]) -> tuple[str, ...]:
         return ("momentum_buffer",) if hp["momentum"] != 0 else ()
 
-    def _update(self, params: np.ndarray, grad: np.ndarray) -> None:
+    def _update(self, params: np.ndarray, grad: np.ndarray, lr: float) -> None:
         hp = self._hp
         if hp["weight_decay"] != 0:
             grad = grad + hp["weight_decay"] * params
@@ -101,4 +101,4 @@ class SGD(Optimizer):
                 buf *= momentum
                 buf += (1 - hp["dampening"]) * grad
             grad = grad + momentum * buf if hp["nesterov"] else buf
-        params += -self.lr * grad
+        params += -lr * grad

@@ -1,6 +1,12 @@
 """Training: the epoch loop, its steps, History, callbacks, checkpoints, metrics, TensorBoard."""
 
-from .callbacks import Callback, CallbackList, EarlyStopping
+from .callbacks import (
+    Callback,
+    CallbackList,
+    EarlyStopping,
+    LearningRateScheduler,
+    ReduceLROnPlateau,
+)
 from .checkpoint import ModelCheckpoint
 from .history import History
 from .loop import BatchOutcome, Loop, train
@@ -16,8 +22,10 @@ __all__ = [
     "EarlyStopping",
     "History",
     "Loop",
+    "LearningRateScheduler",
     "ModelCheckpoint",
     "ProgressBar",
+    "ReduceLROnPlateau",
     "TensorBoardLogger",
     "get_metric",
     "train",
