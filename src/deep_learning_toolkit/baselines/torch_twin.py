@@ -27,6 +27,7 @@ import numpy as np
 from .._optional import require
 from .._validation import check_array, check_int, check_same_length
 from ..nn.activations import LEAKY_RELU_SLOPE
+from ..optim.schedules import evaluate as schedule_rate
 from ..training.callbacks import Callback
 from ..training.history import History
 from ..training.loop import BatchOutcome, Loop, check_fit_arguments, start_history, train
@@ -100,6 +101,7 @@ def torch_optimizer(optimizer: Any, parameters: Any) -> torch.optim.Optimizer:
         raise ValueError(f"optimizer {name!r} has no PyTorch twin; known: {sorted(classes)}.")
     if name == "adam":
         settings["betas"] = (settings.pop("beta1"), settings.pop("beta2"))
+    settings.pop("lr_schedule", None)  # the twin sets each step's rate (see TorchTwin._step)
     return classes[name](parameters, foreach=False, **settings)
 
 
@@ -209,6 +211,7 @@ class TorchTwin:
         self.history: History | None = None
         self.stop_training = False
         self.epochs_completed = 0
+        self._steps = 0  # optimizer steps taken, for a learning-rate schedule
 
     # ------------------------------------------------------------------ parameters
     def get_params(self) -> np.ndarray:
@@ -306,7 +309,7 @@ class TorchTwin:
             args=args,
             scores=self._scores,
             validate=None if validation is None else lambda: self._validate(validation),
-            lr=lambda: self.optimizer.param_groups[0]["lr"],
+            lr=self._next_rate,
         )
         saved_threads = torch.get_num_threads()
         if num_threads is not None:
@@ -321,12 +324,25 @@ class TorchTwin:
         torch = require_torch()
         index = torch.from_numpy(rows)
         self.optimizer.zero_grad()
+        schedule = self.model.optimizer.schedule
+        if schedule is not None:  # the rate our optimizer would use at this step
+            rate = schedule_rate(schedule, self._steps)
+            for group in self.optimizer.param_groups:
+                group["lr"] = rate
+        self._steps += 1
         outputs = self.network(X_t[index])
         loss = self._loss_function(outputs, T_t[index])
         loss.backward()
         grad_norm = _gradient_norm(self.network)
         self.optimizer.step()
         return BatchOutcome(float(loss.detach()), outputs.detach().numpy(), 1, grad_norm, 0.0)
+
+    def _next_rate(self) -> float:
+        """The rate of the next step (logged as ``lr``, as ``fit`` logs it)."""
+        schedule = self.model.optimizer.schedule
+        if schedule is None:
+            return float(self.optimizer.param_groups[0]["lr"])
+        return schedule_rate(schedule, self._steps)
 
     def _validate(self, validation: tuple[Any, Any, np.ndarray]) -> dict[str, float]:
         torch = require_torch()

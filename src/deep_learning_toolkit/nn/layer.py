@@ -226,6 +226,12 @@ class Layer:
     # when perturbation_cache returns a cache (see nn/perturbation.py).
 
     # ------------------------------------------------------------------ saving
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its owner (a weak reference); the owning network re-binds it."""
+        state = dict(self.__dict__)
+        state["_owner"] = None
+        return state
+
     def config(self) -> dict[str, Any]:
         """``{"type": <class name>, <constructor arguments>}``, to rebuild the layer."""
         args, kwargs = self.__dict__.get("_arguments", ((), {}))

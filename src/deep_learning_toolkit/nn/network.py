@@ -115,6 +115,13 @@ class Network:
         for layer in layers:
             layer._owner = weakref.ref(self)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """After unpickling, the layers are views of the parameters again and owned."""
+        self.__dict__.update(state)
+        self._bind_layers(self.params)
+        for layer in self.layers:
+            layer._owner = weakref.ref(self)
+
     # ------------------------------------------------------------------ parameters
     @property
     def num_parameters(self) -> int:

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from .. import optim
-from ..nn import ACTIVATIONS, Dense, Sequential
+from ..model import Sequential
+from ..nn import ACTIVATIONS, Dense
 
 try:
     from sklearn.base import BaseEstimator

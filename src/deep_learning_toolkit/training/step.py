@@ -16,6 +16,7 @@ import numpy as np
 from ..numdiff.steps import resolve_steps
 from ..numdiff.zeroth_order import ZerothOrder, sgd_update, step_seed
 from ..optim import SGD
+from ..optim.schedules import LearningRateError
 from .loop import BatchOutcome
 
 
@@ -68,7 +69,8 @@ class OptimizerStep:
             return None
         if self.lean:
             # MeZO-style: no gradient vector and no copy of the parameters.
-            grad_norm = sgd_update(model.params, result.estimate, model.optimizer.lr)
+            lr = self._rate(epoch, batch)
+            grad_norm = sgd_update(model.params, result.estimate, lr) if lr > 0 else 0.0
             if not np.all(np.isfinite(model.params)):
                 raise FloatingPointError(
                     f"The update of epoch {epoch}, batch {batch} made parameters non-finite "
@@ -77,7 +79,12 @@ class OptimizerStep:
                 )
         else:
             previous = model.params.copy()
-            model.optimizer.step(model.params, result.gradient)
+            try:
+                model.optimizer.step(model.params, result.gradient)
+            except LearningRateError as error:
+                raise LearningRateError(
+                    f"epoch {epoch}, batch {batch}: {error}", error.step, error.value
+                ) from None
             if not np.all(np.isfinite(model.params)):
                 model.params[...] = previous
                 raise FloatingPointError(
@@ -89,6 +96,15 @@ class OptimizerStep:
         model.last_gradient = result.gradient
         fd_step = model.stencil.scale if self.zeroth else float(np.mean(self.steps))
         return BatchOutcome(result.loss, result.outputs, result.evaluations, grad_norm, fd_step)
+
+    def _rate(self, epoch: int, batch: int) -> float:
+        """The learning rate of an in-place step (a schedule moves on one step)."""
+        try:
+            return self.model.optimizer.advance()
+        except LearningRateError as error:
+            raise LearningRateError(
+                f"epoch {epoch}, batch {batch}: {error}", error.step, error.value
+            ) from None
 
     def _finite(self, result: Any, rows: np.ndarray, epoch: int, batch: int) -> bool:
         """True if the batch's loss and gradient are finite; else raise, or False to skip."""
