@@ -203,3 +203,107 @@ def test_non_finite_loss_stops_training_and_keeps_last_finite_parameters(iris_sp
     with pytest.raises(FloatingPointError, match=r"epoch \d, batch 0.*last finite parameters"):
         model.fit(X_train, y_train, epochs=3, batch_size=120)
     assert np.all(np.isfinite(model.params))
+
+
+# ---------------------------------------------------------------------- Keras habits
+def _keras_problem():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(50, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=50)
+    model = dlt.Sequential([dlt.Dense(3, 4, activation="tanh"), dlt.Dense(4, 1)], seed=1)
+    return model, X, y
+
+
+def test_fit_arguments_after_y_are_keyword_only():
+    """Keras reads fit(X, y, 3, 10) as batch_size=3, epochs=10: refuse the ambiguity."""
+    model, X, y = _keras_problem()
+    model.compile(loss="mse", optimizer="sgd")
+    with pytest.raises(TypeError):
+        model.fit(X, y, 3, 10)
+    assert model.history is None
+
+
+def test_validation_split_holds_out_the_last_samples_before_shuffling():
+    model, X, y = _keras_problem()
+    twin, _, _ = _keras_problem()
+    for m in (model, twin):
+        m.compile(loss="mse", optimizer=dlt.optim.SGD(lr=0.05), metrics=["mae"])
+    history = model.fit(X, y, epochs=3, batch_size=8, validation_split=0.2)
+    reference = twin.fit(X[:40], y[:40], epochs=3, batch_size=8, validation_data=(X[40:], y[40:]))
+    assert set(history.history) == set(reference.history)
+    for key in set(history.history) - {"seconds"}:
+        assert history.history[key] == reference.history[key], key
+    np.testing.assert_array_equal(model.get_params(), twin.get_params())
+    assert history.history["val_loss"][-1] == pytest.approx(model.evaluate(X[40:], y[40:])["loss"])
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, fragment",
+    [
+        ({"validation_split": 1.0}, ValueError, "validation_split must be < 1.0"),
+        ({"validation_split": -0.1}, ValueError, "validation_split must be >= 0"),
+        ({"validation_split": "a"}, TypeError, "validation_split must be a real number"),
+        ({"validation_split": 0.001}, ValueError, "leaves 0 for validation"),
+        (
+            {"validation_split": 0.2, "validation_data": (np.zeros((2, 3)), np.zeros(2))},
+            ValueError,
+            "validation_split or validation_data, not both",
+        ),
+    ],
+)
+def test_bad_validation_split_is_refused_before_training(kwargs, error, fragment):
+    model, X, y = _keras_problem()
+    model.compile(loss="mse", optimizer="sgd")
+    before = model.get_params()
+    with pytest.raises(error, match=fragment):
+        model.fit(X, y, epochs=1, **kwargs)
+    np.testing.assert_array_equal(model.get_params(), before)
+    assert model.history is None and model.optimizer.step_count == 0
+
+
+def test_a_loss_function_gives_the_builtin_losses_values_and_gradient():
+    def squared_error(y_true, y_pred):
+        return np.mean((y_pred - y_true) ** 2)
+
+    custom, X, y = _keras_problem()
+    builtin, _, _ = _keras_problem()
+    custom.compile(loss=squared_error, optimizer="sgd", method="five_point_midpoint")
+    builtin.compile(loss="mse", optimizer="sgd", method="five_point_midpoint")
+    loss_c, grad_c = custom.loss_and_gradient(X, y)
+    loss_b, grad_b = builtin.loss_and_gradient(X, y)
+    assert loss_c == pytest.approx(loss_b, rel=1e-14)
+    np.testing.assert_allclose(grad_c, grad_b, rtol=1e-8, atol=1e-12)
+    history = custom.fit(X, y, epochs=5, batch_size=10)
+    assert history.params["loss"] == "squared_error"
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_a_metric_function_is_logged_under_its_name():
+    def max_error(y_true, y_pred):
+        return np.max(np.abs(y_true - y_pred))
+
+    model, X, y = _keras_problem()
+    model.compile(loss="mse", optimizer="sgd", metrics=["mae", max_error])
+    history = model.fit(X, y, epochs=2, batch_size=None, shuffle=False, validation_data=(X, y))
+    scores = model.evaluate(X, y)
+    assert scores["max_error"] == pytest.approx(np.max(np.abs(y - model.predict(X)[:, 0])))
+    assert history.history["val_max_error"][-1] == pytest.approx(scores["max_error"])
+    with pytest.raises(TypeError, match="metric function .*max_error.* only named metrics"):
+        model.save("never-written.dltk")
+
+
+@pytest.mark.parametrize(
+    "metrics, error, fragment",
+    [
+        ("accuracy", TypeError, r"metrics must be a list, e.g. \['accuracy'\]"),
+        ([3], TypeError, "a metric must be a name in"),
+        (["mae", "mae"], ValueError, "metrics must have distinct names"),
+    ],
+)
+def test_bad_metrics_are_refused_and_compile_changes_nothing(metrics, error, fragment):
+    model, _, _ = _keras_problem()
+    model.compile(loss="mse", optimizer="adam", metrics=["mse"])
+    optimizer = model.optimizer
+    with pytest.raises(error, match=fragment):
+        model.compile(loss="mae", optimizer="sgd", metrics=metrics)
+    assert model.loss.name == "mse" and model.optimizer is optimizer and model.metrics == ["mse"]

@@ -27,7 +27,7 @@ from .archive import (  # noqa: F401  (re-exported: the format's public names)
 )
 from .model import Sequential
 from .nn.layer import Layer
-from .serialization import model_parts
+from .serialization import ModelParts, model_parts
 
 
 def save_model(model: Sequential, path: PathLike) -> Path:
@@ -74,12 +74,23 @@ def load_model(path: PathLike, custom_layers: dict[str, type[Layer]] | None = No
     """
     path, header, arrays = read_model_file(path)
     try:
-        return Sequential.from_parts(model_parts(header, arrays, custom_layers))
+        return _assemble(model_parts(header, arrays, custom_layers))
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
         raise ValueError(
             f"{str(path)!r} is a {FORMAT} file whose contents are invalid ({error}); it was "
             "not written by this version of the toolkit or was edited."
         ) from None
+
+
+def _assemble(parts: ModelParts) -> Sequential:
+    """A model from what :func:`~deep_learning_toolkit.serialization.model_parts` read."""
+    model = Sequential(parts.layers, seed=parts.seed, input_shape=parts.input_shape)
+    model.set_params(parts.params)
+    if parts.compile is not None:
+        model.compile(**parts.compile)
+    model.epochs_completed = parts.epochs_completed
+    model.history = parts.history
+    return model
 
 
 __all__: list[Any] = ["FORMAT", "SUFFIX", "VERSION", "load_model", "read_header", "save_model"]

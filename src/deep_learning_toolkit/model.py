@@ -32,10 +32,17 @@ from .numdiff.stencils import get_method
 from .numdiff.steps import resolve_steps
 from .numdiff.zeroth_order import ZerothOrder
 from .optim import Optimizer
-from .serialization import ModelParts, model_payload
+from .serialization import model_payload
 from .training.callbacks import Callback
 from .training.history import History
-from .training.loop import Loop, check_fit_arguments, start_history, train
+from .training.loop import (
+    Loop,
+    check_fit_arguments,
+    run_params,
+    split_validation,
+    start_history,
+    train,
+)
 from .training.metrics import metric_scores
 from .training.settings import compile_settings
 from .training.step import OptimizerStep
@@ -223,35 +230,37 @@ class Sequential(Network):
         self,
         X: object,
         y: object,
-        epochs: int = 1,
+        *,
         batch_size: int | None = 32,
+        epochs: int = 1,
+        verbose: int = 0,
+        callbacks: Sequence[Callback] | None = None,
+        validation_split: float = 0.0,
         validation_data: tuple[object, object] | None = None,
         shuffle: bool = True,
-        callbacks: Sequence[Callback] | None = None,
-        verbose: int = 0,
         initial_epoch: int = 0,
         seed: int | None = None,
         on_non_finite: str = "raise",
     ) -> History:
-        """Train with mini-batch steps of the compiled optimizer; see :doc:`the guide <fit>`.
+        """Train with mini-batch steps of the compiled optimizer (Keras's ``fit``).
 
-        ``epochs`` is the index of the last epoch to run (as in Keras: with
-        ``initial_epoch=k`` the run continues from epoch ``k``); ``batch_size=None`` takes
-        the whole set; the batches of an epoch depend only on ``seed`` (default: the model's)
-        and the epoch, so a resumed run sees the same batches; ``verbose=1`` shows progress;
-        ``on_non_finite`` is ``"raise"`` (a ``FloatingPointError`` naming the epoch, batch
-        and parameters; the model keeps its last finite parameters) or ``"skip"`` (the batch
-        is skipped and counted as ``skipped_batches``).
+        Arguments after ``y`` are keyword-only (Keras takes ``batch_size`` third). ``epochs``
+        is the last epoch's index + 1 (with ``initial_epoch=k`` a run resumes at epoch ``k``);
+        ``batch_size=None``: the whole set; the batches of an epoch depend only on ``seed``
+        (default: the model's) and the epoch; ``verbose``: 1 progress, 2 a line per epoch;
+        ``validation_split=f`` holds out the last ``f`` of the samples (before shuffling);
+        ``on_non_finite``: ``"raise"`` a ``FloatingPointError`` naming epoch, batch and
+        parameters (keeping the last finite parameters) or ``"skip"`` the batch.
 
-        Returns this call's :class:`~deep_learning_toolkit.History`; ``model.history`` is
-        extended when the run resumes where the previous one stopped.
-
-        Raises ``KeyboardInterrupt`` after a Ctrl-C (the current batch is finished, callbacks
-        end, the model keeps the parameters after the last finished batch) and
-        ``FloatingPointError`` on non-finite values.
+        Returns this call's History (``model.history`` grows across resumed runs). After a
+        Ctrl-C the current batch finishes, callbacks end and ``KeyboardInterrupt`` is raised.
         """
         loss = self._require_compiled()
         X, targets = self._prepare(X, y)
+        if validation_split:
+            X, targets, validation_data = split_validation(
+                X, targets, validation_split, validation_data
+            )
         seed = self.seed if seed is None else seed
         args = check_fit_arguments(
             len(X),
@@ -277,16 +286,14 @@ class Sequential(Network):
             if validation is None
             else lambda: self._scores(self.forward(validation[0]), validation[1], "val_"),
         )
-        params = {
-            "method": self.method_name,
-            "loss": loss.name,
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "samples": len(X),
-            "num_parameters": self.num_parameters,
-            "seed": args.seed,
-            **self.optimizer.hyperparameters(),
-        }
+        params = run_params(
+            self.method_name,
+            loss.name,
+            args,
+            len(X),
+            self.num_parameters,
+            self.optimizer.hyperparameters(),
+        )
         history = start_history(self, self.method_name, params, args.initial_epoch)
         return train(self, loop, history, callbacks)
 
@@ -299,15 +306,3 @@ class Sequential(Network):
         rebuilds a model that continues training bit for bit.
         """
         return write_model_file(path, *model_payload(self))
-
-    @classmethod
-    def from_parts(cls, parts: ModelParts) -> Sequential:
-        """Assemble a model from what :func:`~deep_learning_toolkit.serialization.model_parts`
-        read from a file."""
-        model = cls(parts.layers, seed=parts.seed, input_shape=parts.input_shape)
-        model.set_params(parts.params)
-        if parts.compile is not None:
-            model.compile(**parts.compile)
-        model.epochs_completed = parts.epochs_completed
-        model.history = parts.history
-        return model

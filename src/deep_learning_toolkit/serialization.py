@@ -40,7 +40,7 @@ def model_payload(model: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             "loss": _loss_name(model.loss),
             "method": _method_to_json(model.stencil),
             "step": _step_to_json(model.step, arrays),
-            "metrics": list(model.metrics),
+            "metrics": _metric_names(model.metrics),
             "gradient_engine": model.gradient_engine,
             "memory_budget": int(model.memory_budget),
         }
@@ -145,6 +145,16 @@ def _optimizer_from_json(spec: dict[str, Any], arrays: dict[str, np.ndarray]) ->
         }
     )
     return optimizer
+
+
+def _metric_names(metrics: list[Any]) -> list[str]:
+    for metric in metrics:
+        if not isinstance(metric, str):
+            raise TypeError(
+                f"Cannot save a model compiled with the metric function {describe(metric)}; "
+                "only named metrics can be saved (compile again with names before saving)."
+            )
+    return list(metrics)
 
 
 def _loss_name(loss: Any) -> str:

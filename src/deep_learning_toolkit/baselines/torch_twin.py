@@ -30,7 +30,14 @@ from ..nn.activations import LEAKY_RELU_SLOPE
 from ..optim.schedules import evaluate as schedule_rate
 from ..training.callbacks import Callback
 from ..training.history import History
-from ..training.loop import BatchOutcome, Loop, check_fit_arguments, start_history, train
+from ..training.loop import (
+    BatchOutcome,
+    Loop,
+    check_fit_arguments,
+    run_params,
+    start_history,
+    train,
+)
 from ..training.metrics import metric_scores
 
 if TYPE_CHECKING:
@@ -244,6 +251,7 @@ class TorchTwin:
         self,
         X: object,
         y: object,
+        *,
         epochs: int = 1,
         batch_size: int | None = 32,
         validation_data: tuple[object, object] | None = None,
@@ -291,16 +299,14 @@ class TorchTwin:
         validation = None
         if validation_data is not None:
             validation = self._prepare(*validation_data, names=("X_val", "y_val"))
-        params = {
-            "method": TWIN_METHOD,
-            "loss": self.loss.name,
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "samples": n,
-            "num_parameters": self.model.num_parameters,
-            "seed": args.seed,
-            **self.model.optimizer.hyperparameters(),
-        }
+        params = run_params(
+            TWIN_METHOD,
+            self.loss.name,
+            args,
+            n,
+            self.model.num_parameters,
+            self.model.optimizer.hyperparameters(),
+        )
         self.history = None  # every fit of the twin starts a new record
         history = start_history(self, TWIN_NAME, params, 0)
         loop = Loop(
@@ -359,6 +365,7 @@ def train_torch_twin(
     model: Sequential,
     X: object,
     y: object,
+    *,
     epochs: int = 1,
     batch_size: int | None = 32,
     validation_data: tuple[object, object] | None = None,

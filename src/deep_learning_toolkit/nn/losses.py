@@ -347,10 +347,59 @@ LOSSES: dict[str, type[Loss]] = {
 }
 
 
+class FunctionLoss(Loss):
+    """A loss given as a function ``f(y_true, y_pred) -> float`` (Keras's convention).
+
+    ``y_true`` is the float targets ``(N, K)`` (a 1-D ``y`` becomes one column), ``y_pred``
+    the network's raw outputs ``(N, K)``; ``f`` returns the mean loss of the batch. It is a
+    regression-style loss: ``predict`` returns the raw outputs. Perturbed outputs are
+    evaluated one batch at a time (no exact loss-change identity is known for ``f``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def huber(y_true, y_pred):
+    ...     r = np.abs(y_pred - y_true)
+    ...     return float(np.mean(np.where(r < 1, 0.5 * r**2, r - 0.5)))
+    >>> loss = FunctionLoss(huber)
+    >>> loss.name, round(loss(np.array([[0.0], [3.0]]), np.array([[0.5], [0.0]])), 4)
+    ('huber', 1.3125)
+    """
+
+    task = "regression"
+
+    def __init__(self, function: object) -> None:
+        if not callable(function):
+            raise TypeError(f"loss must be callable f(y_true, y_pred); got {describe(function)}.")
+        self.function = function
+        self.name = getattr(function, "__name__", type(function).__name__)
+
+    def prepare_targets(self, y: object, n_outputs: int) -> np.ndarray:
+        return _check_values(y, n_outputs)
+
+    def batched(self, outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        stack = outputs.reshape((-1,) + outputs.shape[-2:])
+        values = np.empty(len(stack))
+        for m, batch in enumerate(stack):
+            value = self.function(targets, batch)
+            if np.ndim(value) != 0:
+                raise ValueError(
+                    f"loss function {self.name!r} must return a scalar; got shape "
+                    f"{np.shape(value)}."
+                )
+            values[m] = float(value)
+        return values.reshape(outputs.shape[:-2])
+
+
 def get_loss(spec: str | Loss) -> Loss:
-    """Return a loss instance from its name or an instance."""
+    """Return a loss instance from its name, an instance, or a function ``f(y_true, y_pred)``."""
     if isinstance(spec, Loss):
         return spec
+    if callable(spec) and not isinstance(spec, type):
+        return FunctionLoss(spec)
     if not isinstance(spec, str):
-        raise TypeError(f"loss must be a name in {list(LOSSES)} or a Loss; got {describe(spec)}.")
+        raise TypeError(
+            f"loss must be a name in {list(LOSSES)}, a Loss or a function f(y_true, y_pred); "
+            f"got {describe(spec)}."
+        )
     return LOSSES[check_choice("loss", spec, LOSSES)]()

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice, check_int, describe
+from .._validation import check_choice, check_float, check_int, describe
 from ..data.batching import minibatch_indices
 from .callbacks import Callback, CallbackList
 from .history import History
@@ -134,6 +134,23 @@ def check_fit_arguments(
     )
 
 
+def split_validation(
+    X: np.ndarray, targets: np.ndarray, fraction: object, validation_data: object
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Hold out the last ``fraction`` of the samples (before shuffling, as Keras does)."""
+    fraction = check_float("validation_split", fraction, nonnegative=True, below=1.0)
+    if validation_data is not None:
+        raise ValueError("give validation_split or validation_data, not both.")
+    held_out = int(len(X) * fraction)
+    if held_out < 1 or held_out == len(X):
+        raise ValueError(
+            f"validation_split={fraction} of {len(X)} samples leaves {held_out} for validation "
+            f"and {len(X) - held_out} for training; each needs at least one."
+        )
+    cut = len(X) - held_out
+    return X[:cut], targets[:cut], (X[cut:], targets[cut:])
+
+
 @dataclass
 class Loop:
     """One ``fit`` call: its step, its targets and arguments, and how to score.
@@ -148,6 +165,22 @@ class Loop:
     scores: Callable[[np.ndarray, np.ndarray], dict[str, float]]
     validate: Callable[[], dict[str, float]] | None
     lr: Callable[[], float]
+
+
+def run_params(
+    method: str, loss: str, args: FitArguments, samples: int, parameters: int, optimizer: dict
+) -> dict[str, Any]:
+    """``History.params`` of a run: its method, loss, settings and optimizer hyperparameters."""
+    return {
+        "method": method,
+        "loss": loss,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "samples": samples,
+        "num_parameters": parameters,
+        "seed": args.seed,
+        **optimizer,
+    }
 
 
 def start_history(trainee: Any, name: str, params: dict[str, Any], initial_epoch: int) -> History:

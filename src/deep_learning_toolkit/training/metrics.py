@@ -60,9 +60,45 @@ def get_metric(name: str) -> Callable[[np.ndarray, np.ndarray, str], float]:
     return METRICS[check_choice("metric", name, METRICS)]
 
 
+def metric_name(metric: str | Callable[..., Any]) -> str:
+    """The log key of a metric: its name, or a function's ``__name__``."""
+    if isinstance(metric, str):
+        return metric
+    return getattr(metric, "__name__", type(metric).__name__)
+
+
+def check_metric(metric: object) -> str | Callable[..., Any]:
+    """A metric name from :data:`METRICS`, or a function ``f(y_true, y_pred) -> float``."""
+    if isinstance(metric, str):
+        get_metric(metric)
+        return metric
+    if callable(metric) and not isinstance(metric, type):
+        return metric
+    raise TypeError(
+        f"a metric must be a name in {list(METRICS)} or a function f(y_true, y_pred); got "
+        f"{metric!r}."
+    )
+
+
 def metric_scores(
-    loss: Any, names: list[str], outputs: np.ndarray, targets: np.ndarray, prefix: str = ""
+    loss: Any,
+    metrics: list[str | Callable[..., Any]],
+    outputs: np.ndarray,
+    targets: np.ndarray,
+    prefix: str = "",
 ) -> dict[str, float]:
-    """``{prefix + name: metric}`` of the network ``outputs`` (predictions via ``loss``)."""
+    """``{prefix + name: value}`` of each metric of the network ``outputs``.
+
+    Named metrics see the predictions (``loss.transform(outputs)``: probabilities for the
+    classification losses); a function metric is called as ``f(y_true, y_pred)`` with the
+    targets and those predictions, as in Keras.
+    """
     predictions = loss.transform(outputs)
-    return {prefix + name: get_metric(name)(predictions, targets, loss.task) for name in names}
+    scores = {}
+    for metric in metrics:
+        if isinstance(metric, str):
+            value = get_metric(metric)(predictions, targets, loss.task)
+        else:
+            value = metric(targets, predictions)
+        scores[prefix + metric_name(metric)] = float(value)
+    return scores

@@ -14,7 +14,7 @@ from ..numdiff.stencils import ComplexStep
 from ..numdiff.steps import resolve_steps
 from ..numdiff.zeroth_order import ZerothOrder
 from ..optim import Optimizer, get_optimizer
-from .metrics import get_metric
+from .metrics import check_metric, metric_name
 
 
 @dataclass(frozen=True)
@@ -25,22 +25,26 @@ class CompileSettings:
     optimizer: Optimizer
     stencil: Any
     step: object
-    metrics: list[str]
+    metrics: list[Any]
     gradient_engine: str
     memory_budget: int
     backend: str
     batched: Callable[..., Any]
 
 
-def _check_metrics(metrics: Sequence[str] | None, loss: Loss) -> list[str]:
-    if isinstance(metrics, str):
-        raise TypeError(f"metrics must be a list of names, e.g. [{metrics!r}]; got {metrics!r}.")
-    names = list(metrics or [])
-    for name in names:
-        get_metric(name)
-        if name == "accuracy" and loss.task == "regression":
-            raise ValueError(f"metric 'accuracy' needs a classification loss; got {loss.name!r}.")
-    return names
+def _check_metrics(metrics: object, loss: Loss) -> list[Any]:
+    if isinstance(metrics, str) or callable(metrics):
+        raise TypeError(f"metrics must be a list, e.g. [{metrics!r}]; got {metrics!r}.")
+    if metrics is not None and not isinstance(metrics, (list, tuple)):
+        raise TypeError(f"metrics must be a list of names or functions; got {metrics!r}.")
+    checked = [check_metric(metric) for metric in metrics or []]
+    names = [metric_name(metric) for metric in checked]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"metrics must have distinct names; {repeated} repeat.")
+    if "accuracy" in checked and loss.task == "regression":
+        raise ValueError(f"metric 'accuracy' needs a classification loss; got {loss.name!r}.")
+    return checked
 
 
 def compile_settings(
