@@ -405,7 +405,8 @@ CASES = [
         "loss of the wrong type",
         lambda: model(loss=3),
         TypeError,
-        r"loss must be a name in \['cross_entropy'.*, a Loss or a function f\(y_true, y_pred\); got 3",
+        r"loss must be a name in \['cross_entropy'.*, a Loss or a function f\(y_true, y_pred\); "
+        r"got 3",
     ),
     (
         "stencil with repeated offsets",
