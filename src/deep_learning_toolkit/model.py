@@ -192,6 +192,7 @@ class Sequential(Network):
     ) -> GradientResult:
         """Like :meth:`loss_and_gradient`, also returning the outputs and evaluation count."""
         X, targets = self._prepare(X, y)
+        self.set_step(self.seed)  # the same random draws (dropout) on every call
         stencil = self.stencil if method is None else resolve_method(method)
         if isinstance(stencil, ZerothOrder):
             return self.compute_gradient(X, targets, stencil, None, self.seed)

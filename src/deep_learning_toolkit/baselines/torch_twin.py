@@ -9,9 +9,8 @@ difference left between the two runs is the gradient: exact (autograd) here, a
 finite-difference estimate in the toolkit. It is the reference the toolkit is measured
 against.
 
-Our ``Dense`` computes ``a @ W + b`` with ``W`` of shape ``(in, out)``; ``torch.nn.Linear``
-stores ``weight`` of shape ``(out, in)`` and computes ``a @ weight.T + bias``, so
-``weight = W.T``.
+Each layer type has its twin builder (:mod:`.twin_registry`; ``Dense`` in
+:mod:`.twin_dense`): the torch modules and the map between our parameter layout and torch's.
 
 PyTorch is optional: ``pip install torch`` (the ``[torch]`` extra in a checkout).
 """
@@ -26,7 +25,6 @@ import numpy as np
 
 from .._optional import require
 from .._validation import check_array, check_int, check_same_length
-from ..nn.activations import LEAKY_RELU_SLOPE
 from ..optim.schedules import evaluate as schedule_rate
 from ..training.callbacks import Callback
 from ..training.history import History
@@ -39,6 +37,8 @@ from ..training.loop import (
     train,
 )
 from ..training.metrics import metric_scores
+from . import twin_dense  # noqa: F401  (registers the Dense twin)
+from .twin_registry import TWIN_BUILDERS, TwinParameter
 
 if TYPE_CHECKING:
     import torch
@@ -54,22 +54,6 @@ TWIN_METHOD = "autograd"
 def require_torch() -> Any:
     """Import and return :mod:`torch`, or raise ``ImportError`` saying how to install it."""
     return require("torch", "the PyTorch baseline")
-
-
-def _activation_module(name: str) -> torch.nn.Module:
-    """The ``torch.nn`` module computing our activation ``name``."""
-    torch = require_torch()
-    modules = {
-        "linear": torch.nn.Identity,
-        "sigmoid": torch.nn.Sigmoid,
-        "tanh": torch.nn.Tanh,
-        "relu": torch.nn.ReLU,
-        "leaky_relu": lambda: torch.nn.LeakyReLU(LEAKY_RELU_SLOPE),
-        "softmax": lambda: torch.nn.Softmax(dim=-1),
-    }
-    if name not in modules:
-        raise ValueError(f"activation {name!r} has no PyTorch twin; known: {sorted(modules)}.")
-    return modules[name]()
 
 
 def _loss_function(name: str) -> Any:
@@ -115,55 +99,51 @@ def torch_optimizer(optimizer: Any, parameters: Any) -> torch.optim.Optimizer:
 def build_network(model: Sequential) -> torch.nn.Sequential:
     """A float64 ``torch.nn.Sequential`` with the architecture and parameters of ``model``.
 
-    Each ``Dense`` becomes a ``Linear`` (``weight = W.T``, ``bias = b``) followed by its
-    activation module (``Identity`` for ``linear``).
+    Each layer is replaced by the torch modules its registered twin builder returns
+    (:mod:`.twin_registry`; e.g. ``Dense`` -> ``Linear`` + activation). The network keeps the
+    map from our flat parameters to its tensors as ``network.dltk_parameters``.
     """
     torch = require_torch()
     modules: list[torch.nn.Module] = []
-    for layer in model.config()["layers"]:
-        if layer["type"] != "Dense":
-            raise ValueError(f"layer type {layer['type']!r} has no PyTorch twin.")
-        # skip_init: no draw from torch's global generator; the weights are copied below.
-        linear = torch.nn.utils.skip_init(
-            torch.nn.Linear, layer["in_features"], layer["out_features"], dtype=torch.float64
-        )
-        modules.append(linear)
-        modules.append(_activation_module(layer["activation"]))
+    parameters: list[TwinParameter] = []
+    for index, layer in enumerate(model.layers):
+        builder = TWIN_BUILDERS.get(layer.type_name)
+        if builder is None:
+            raise ValueError(
+                f"layers[{index}] ({layer.type_name}) has no PyTorch twin; known layer types: "
+                f"{sorted(TWIN_BUILDERS)}."
+            )
+        twin = builder(layer)
+        modules.extend(twin.modules)
+        parameters.extend(twin.parameters)
     network = torch.nn.Sequential(*modules)
+    network.dltk_parameters = parameters
     set_network_params(network, model.get_params())
     return network
 
 
-def _linear_layers(network: torch.nn.Sequential) -> list[torch.nn.Linear]:
-    torch = require_torch()
-    return [module for module in network if isinstance(module, torch.nn.Linear)]
-
-
 def set_network_params(network: torch.nn.Sequential, params: np.ndarray) -> None:
-    """Copy a flat parameter vector in our layout into the ``Linear`` layers of ``network``."""
+    """Copy a flat parameter vector in our layout into the tensors of ``network``."""
     torch = require_torch()
     params = check_array("params", params, ndim=1)
-    layers = _linear_layers(network)
-    size = sum(layer.weight.numel() + layer.bias.numel() for layer in layers)
+    mapping = network.dltk_parameters
+    size = sum(int(np.prod(p.shape)) for p in mapping)
     if params.size != size:
         raise ValueError(f"params must have {size} entries; got {params.size}.")
     start = 0
     with torch.no_grad():
-        for layer in layers:
-            n_out, n_in = layer.weight.shape
-            W = params[start : start + n_in * n_out].reshape(n_in, n_out)
-            start += n_in * n_out
-            layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
-            layer.bias.copy_(torch.from_numpy(params[start : start + n_out].copy()))
-            start += n_out
+        for p in mapping:
+            count = int(np.prod(p.shape))
+            ours = params[start : start + count].reshape(p.shape)
+            p.tensor.copy_(torch.from_numpy(np.ascontiguousarray(p.to_torch(ours))))
+            start += count
 
 
 def network_params(network: torch.nn.Sequential) -> np.ndarray:
-    """The parameters of ``network``'s ``Linear`` layers as one flat vector in our layout."""
-    parts = []
-    for layer in _linear_layers(network):
-        parts.append(layer.weight.detach().numpy().T.ravel())
-        parts.append(layer.bias.detach().numpy().ravel())
+    """The parameters of ``network`` as one flat vector in our layout."""
+    parts = [
+        np.asarray(p.from_torch(p.tensor.detach().numpy())).ravel() for p in network.dltk_parameters
+    ]
     return np.concatenate(parts).astype(np.float64)
 
 

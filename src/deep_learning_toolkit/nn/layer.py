@@ -89,6 +89,14 @@ class Layer:
     def __init__(self) -> None:
         self._parameters: dict[str, Parameter] = {}
         self._owner: object | None = None
+        #: Key of the current step, ``(seed, epoch, batch, layer index)`` during ``fit``: a
+        #: layer that draws random numbers (dropout) seeds them from it, so that every
+        #: perturbed evaluation of one step sees the same draws and a resumed run replays them.
+        self.step_key: tuple[int, ...] = (0,)
+
+    def step_rng(self) -> np.random.Generator:
+        """A generator seeded from :attr:`step_key`: the same draws all through one step."""
+        return np.random.default_rng(self.step_key)
 
     # ------------------------------------------------------------------ parameters
     def add_parameter(
@@ -204,8 +212,12 @@ class Layer:
             )
         return tuple(out.shape[1:])
 
+    #: Whether :meth:`update_state` does anything (the training step skips the extra pass).
+    has_state: bool = False
+
     def update_state(self, x: np.ndarray) -> None:
-        """Update non-parameter state (e.g. running statistics) from an unperturbed batch."""
+        """Update non-parameter state (e.g. running statistics) from the unperturbed input ``x``
+        of a training step; called once per step by ``fit`` (set :attr:`has_state`)."""
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Non-parameter state to save with the model (e.g. running statistics)."""

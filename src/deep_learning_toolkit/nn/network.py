@@ -280,6 +280,23 @@ class Network:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"{type(self).__name__}([{inner}], seed={self.seed})"
 
+    def set_step(self, *key: int) -> None:
+        """Key the layers' random draws to this step (e.g. ``(seed, epoch, batch)``)."""
+        for index, layer in enumerate(self.layers):
+            layer.step_key = (*key, index)
+
+    def update_state(self, X: np.ndarray) -> None:
+        """Let stateful layers (running statistics) see their unperturbed input of a training
+        step; one extra forward pass, only when some layer has state."""
+        if not any(layer.has_state for layer in self.layers):
+            return
+        a = X
+        for layer in self.layers:
+            out = layer.forward(a, True)
+            if layer.has_state:
+                layer.update_state(a)
+            a = out
+
     def summary(self) -> str:
         """A table of the layers, their output shapes and parameter counts."""
         lines = [f"{'#':<4}{'layer':<40}{'output shape':<18}{'parameters':>10}"]

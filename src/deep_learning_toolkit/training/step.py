@@ -47,7 +47,7 @@ class OptimizerStep:
         self, model: Any, X: np.ndarray, targets: np.ndarray, seed: int, on_non_finite: str
     ) -> None:
         self.model = model
-        self.X, self.targets = X, targets
+        self.X, self.targets, self.seed = X, targets, seed
         self.on_non_finite = on_non_finite
         self.zeroth = isinstance(model.stencil, ZerothOrder)
         self.lean = self.zeroth and lean_update(model.optimizer)
@@ -62,11 +62,13 @@ class OptimizerStep:
         if not self.fixed_steps:
             self.steps = resolve_steps(model.params, model.stencil, None)
         seed = step_seed(self.direction_base, epoch, batch) if self.zeroth else 0
+        model.set_step(self.seed, epoch, batch)
         result = model.compute_gradient(
             self.X[rows], self.targets[rows], model.stencil, self.steps, seed, not self.lean
         )
         if not self._finite(result, rows, epoch, batch):
             return None
+        model.update_state(self.X[rows])  # running statistics: once, before the update
         if self.lean:
             # MeZO-style: no gradient vector and no copy of the parameters.
             lr = self._rate(epoch, batch)
