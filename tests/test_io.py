@@ -339,3 +339,26 @@ def test_checkpoint_rejects_bad_settings(tmp_path: Path) -> None:
     unknown = ModelCheckpoint(str(tmp_path / "m-{val_acc}.dltk"))
     with pytest.raises(ValueError, match="names 'val_acc', which is not logged"):
         model.fit(X, Y, epochs=1, callbacks=[unknown])
+
+
+# ---------------------------------------------------------------------- files of older versions
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_a_file_written_by_version_0_1_0_loads_and_resumes_exactly() -> None:
+    """``model_v0.1.0.dltk`` was written by the toolkit before the Layer protocol (commit
+    8a335c1): a 4-8-3 tanh network, Adam, five-point formula, 3 epochs on standardised Iris.
+    ``model_v0.1.0_resumed_params.npy`` holds the parameters that version reached after
+    resuming to epoch 5; this version must load the file and reach the same parameters."""
+    from deep_learning_toolkit.data import load_dataset
+
+    model = load_model(FIXTURES / "model_v0.1.0.dltk")
+    assert read_header(FIXTURES / "model_v0.1.0.dltk")["library_version"] == "0.1.0"
+    assert [type(layer).__name__ for layer in model.layers] == ["Dense", "Dense"]
+    assert model.method_name == "five_point_midpoint" and model.epochs_completed == 3
+    assert model.optimizer.step_count == 15 and len(model.history.epoch) == 3
+    iris = load_dataset("iris")
+    X = (iris.X - iris.X.mean(0)) / iris.X.std(0)
+    model.fit(X, iris.y, epochs=5, batch_size=32, initial_epoch=3)
+    expected = np.load(FIXTURES / "model_v0.1.0_resumed_params.npy")
+    np.testing.assert_allclose(model.get_params(), expected, rtol=0, atol=1e-15)
