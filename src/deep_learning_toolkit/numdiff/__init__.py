@@ -7,9 +7,14 @@
 
 from .check import GradientCheck, check_gradient, check_model_gradient
 from .complex_step import complex_step_gradient
+from .derivative import derivative, directional_derivative
 from .fornberg import Formula, analyse, finite_difference, fornberg_weights
-from .gradient import GradientResult, derivative, gradient, gradient_details
-from .richardson import richardson_stencil
+from .gradient import gradient, gradient_details
+from .hessian import hessian, hessian_diag
+from .jacobian import jacobian
+from .result import DerivativeResult, GradientResult
+from .richardson import richardson_formula, richardson_stencil
+from .rules import Rule, axis_rule, mixed_rule
 from .stencils import (
     ALIASES,
     ALL_METHODS,
@@ -22,7 +27,7 @@ from .stencils import (
     get_stencil,
     make_stencil,
 )
-from .steps import default_steps, resolve_steps
+from .steps import check_perturbations, default_steps, optimal_step, resolve_steps
 from .zeroth_order import (
     ZEROTH_ORDER_METHODS,
     ZerothOrder,
@@ -45,18 +50,23 @@ __all__ = [
     "ZEROTH_ORDER_METHODS",
     "ZerothOrder",
     "ComplexStep",
+    "DerivativeResult",
     "Formula",
     "GradientCheck",
     "GradientResult",
+    "Rule",
     "Stencil",
     "analyse",
+    "axis_rule",
     "check_gradient",
     "check_model_gradient",
+    "check_perturbations",
     "complex_step_gradient",
     "default_steps",
     "directional_slopes",
     "estimate_gradient",
     "derivative",
+    "directional_derivative",
     "finite_difference",
     "fornberg_weights",
     "get_method",
@@ -64,9 +74,15 @@ __all__ = [
     "get_zeroth_order",
     "gradient",
     "gradient_details",
+    "hessian",
+    "hessian_diag",
     "is_zeroth_order",
+    "jacobian",
     "make_stencil",
+    "mixed_rule",
+    "optimal_step",
     "resolve_steps",
+    "richardson_formula",
     "richardson_stencil",
     "sgd_update",
     "step_seed",
