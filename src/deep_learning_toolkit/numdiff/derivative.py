@@ -143,8 +143,9 @@ def _check_line(x: np.ndarray, unit: np.ndarray, rule: Rule, h: float, full: boo
     for offset in {complex(o).real * k for offs, _ in rule.terms for o in offs for k in factors}:
         with np.errstate(over="ignore", invalid="ignore"):
             delta = offset * h * unit
-            moved = (x + delta) - x
-        bad = ~np.isfinite(x + delta) | (
+            point = x + delta
+            moved = point - x
+        bad = ~np.isfinite(point) | (
             np.abs(moved - delta) > STEP_ROUNDING_TOLERANCE * abs(offset * h)
         )
         if offset != 0 and bad.any():

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,13 @@ from .adaptive import adaptive_estimate
 from .evaluate import element_points, fixed_estimate
 from .rules import Rule
 from .sampling import Sampler
-from .steps import STEP_RULES, adaptive_base_steps, check_perturbations, resolve_steps
+from .steps import (
+    ADAPTIVE_RUNGS,
+    STEP_RULES,
+    adaptive_base_steps,
+    check_perturbations,
+    resolve_steps,
+)
 
 
 @dataclass(frozen=True)
@@ -145,9 +152,17 @@ def run_tasks(
     return Outcome(estimates, errors, used, bases, sampler.evaluations, sampler.center())
 
 
+def adaptive_rungs(rule: Rule) -> int:
+    """Steps the adaptive search may try: :data:`~.steps.ADAPTIVE_RUNGS`, less one per unit of
+    reach beyond 1, so that a central rule never evaluates more than ``2 * ADAPTIVE_RUNGS``
+    points per element (numdifftools' 15 steps of 2 points)."""
+    return max(2, ADAPTIVE_RUNGS - (math.ceil(rule.reach) - 1))
+
+
 def _adaptive(sampler: Sampler, task: Task, base: np.ndarray) -> tuple:
+    rungs = adaptive_rungs(task.rule)
     with np.errstate(all="ignore"):  # large steps may leave the domain of f: dropped, not errors
-        estimate, error, factor = adaptive_estimate(sampler, task.rule, task.entries, base)
+        estimate, error, factor = adaptive_estimate(sampler, task.rule, task.entries, base, rungs)
     lost = ~np.isfinite(error)
     if lost.any():
         e = int(np.argwhere(lost)[0][0])
