@@ -69,12 +69,14 @@ def _check_default(method: object) -> None:
 def adaptive_base_steps(x: np.ndarray, reach: float = 1.0) -> np.ndarray:
     """Largest step of the adaptive sequence for every entry of ``x`` (a power of two).
 
-    numdifftools' nominal step ``max(1, log(e - 1 + |x|))``, never below ``2**-24 |x|`` so that
-    the smallest of the :data:`ADAPTIVE_RUNGS` halvings still resolves ``x`` to about ``1e-4``,
-    divided by the ``reach`` of the formula (its largest offset).
+    numdifftools' nominal step ``max(1, log(e - 1 + |x|))``, but never below ``2**-16 |x|``
+    (which takes over beyond ``|x| ~ 1e6``), so that the smallest of the
+    :data:`ADAPTIVE_RUNGS` halvings, ``2**-30 |x|``, still resolves ``x`` to about ``1e-6``
+    and keeps the rounding error of ``f ~ x`` functions small; divided by the ``reach`` of the
+    formula (its largest offset).
     """
     nominal = np.maximum(np.log(np.e - 1.0 + np.abs(x)), 1.0)
-    nominal = np.maximum(nominal, np.abs(x) * 2.0**-24)
+    nominal = np.maximum(nominal, np.abs(x) * 2.0**-16)
     return nearest_power_of_two(nominal / reach)
 
 
@@ -146,9 +148,9 @@ def check_perturbations(
             delta = offset.real * flat_h
             point = flat_x + delta
             moved = point - flat_x
-        bad = ~np.isfinite(point) | (
-            np.abs(moved - delta) > STEP_ROUNDING_TOLERANCE * np.abs(delta)
-        )
+            bad = ~np.isfinite(point) | (
+                np.abs(moved - delta) > STEP_ROUNDING_TOLERANCE * np.abs(delta)
+            )
         if offset.imag != 0:
             bad |= offset.imag * flat_h == 0
         if bad.any():
