@@ -45,7 +45,7 @@ def noise(x: float) -> float:
 def test_optimal_step_is_the_measured_best_step(method: str, n: int, a: float) -> None:
     # exp(a x) with a relative noise of 1e-10: f^(k) = a^k f, so the rule gets exact inputs.
     formula = axis_rule(method, n).formula
-    xs = np.linspace(0.1, 0.9, 41)
+    xs = np.linspace(0.1, 0.9, 25)
 
     def f(x: float) -> float:
         return np.exp(a * x) * (1 + NOISE * noise(x))
@@ -63,8 +63,11 @@ def test_optimal_step_is_the_measured_best_step(method: str, n: int, a: float) -
     errors = np.array([mean_error(h) for h in sweep])
     assert 0.4 <= h_star / sweep[np.argmin(errors)] <= 2.5
     assert mean_error(h_star) <= 2.5 * errors.min()
-    # The default step assumes eps-sized noise and unit-sized derivatives: far worse here.
-    assert mean_error(axis_rule(method, n).default_step) >= 2 * mean_error(h_star)
+    # The default step assumes eps-sized noise and unit-sized derivatives: when that puts it
+    # 8x or more away from the rule's step, its error is at least twice as large.
+    default = axis_rule(method, n).default_step
+    if abs(np.log2(default / h_star)) >= 3:
+        assert mean_error(default) >= 2 * mean_error(h_star)
 
 
 def test_optimal_step_formula_and_bad_input() -> None:
