@@ -365,6 +365,11 @@ def test_second_directional_derivative_and_vectorized() -> None:
         ({"f": lambda t: np.log(t - 1.0)}, ValueError, r"f returned nan at x - 1\*h\*e_0"),
         ({"step": 1e-17}, ValueError, r"step h = 1e-17 vanishes against x\[0\] = 1"),
         ({"step": "best"}, ValueError, "Unknown step 'best'"),
+        (
+            {"f": lambda t: np.log(-t), "step": "adaptive"},
+            ValueError,
+            r"step='adaptive' found no two consecutive usable steps along axis 0 of x; f returned",
+        ),
         ({"vectorized": "yes"}, TypeError, "vectorized must be True or False"),
         ({"full_output": 1}, TypeError, "full_output must be True or False"),
         ({"richardson": 7}, ValueError, "richardson must be <= 6"),

@@ -122,6 +122,16 @@ def test_linear_map_and_shapes() -> None:
     np.testing.assert_allclose(scalar[0], [2.0, 4.0, 6.0, 8.0], atol=1e-8)
 
 
+def test_adaptive_steps_outside_the_domain_are_dropped() -> None:
+    # The first steps of the search reach x - 1 < 0, where log and sqrt are NaN.
+    f = lambda v: np.array([np.log(v[0]), np.sqrt(v[0]), v[0] * v[1]])  # noqa: E731
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = jacobian(f, [0.1, 2.0], step="adaptive", full_output=True)
+    exact = np.array([[10.0, 0.0], [0.5 / np.sqrt(0.1), 0.0], [2.0, 0.1]])
+    np.testing.assert_allclose(result.estimate, exact, rtol=1e-11, atol=1e-14)
+    assert np.all(np.abs(result.estimate - exact) <= result.error)
+
+
 def test_vectorized_f_gets_all_points_in_one_call() -> None:
     calls = []
 

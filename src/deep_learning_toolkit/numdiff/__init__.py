@@ -1,5 +1,11 @@
 """Numerical differentiation: the finite-difference formulas and their evaluators.
 
+For any Python function: :func:`derivative` (any order ``n``), :func:`gradient`,
+:func:`jacobian`, :func:`hessian`, :func:`hessian_diag` and :func:`directional_derivative`,
+each with ``method``, ``step`` (``None``, a number, an array or ``"adaptive"``),
+``richardson``, ``full_output`` (a :class:`DerivativeResult`) and ``vectorized``.
+:func:`optimal_step` gives the step for a formula once its neglected derivative is known.
+
 >>> from deep_learning_toolkit import numdiff
 >>> numdiff.METHODS[:2]
 ('forward', 'backward')

@@ -83,7 +83,10 @@ def adaptive_estimate(
         factor = 2.0**-j
         index = np.flatnonzero(active)
         applied = apply_rule(sampler, rule, entries[index], base_steps, factor)
-        width = applied.estimate.shape[1]
+        if sampler.width is None:  # no value of f yet (every point failed): nothing to extend
+            previous, previous_noise = [], []
+            continue
+        width = sampler.width
         if best is None:
             best = _Best(*(np.full((count, width), v) for v in (np.nan, np.inf, np.nan)))
         plain = np.full((count, width), np.nan)

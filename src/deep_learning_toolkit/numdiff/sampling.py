@@ -76,6 +76,7 @@ class Sampler:
         self.vector_output, self.imag, self.vectorized = vector_output, imag, vectorized
         self.strict, self.checked = strict, checked
         self.cache: dict[Key, np.ndarray] = {}
+        self.failed: set[Key] = set()
         self.evaluations = 0
         self.width: int | None = None  # values per point: 1, or m for vector outputs
         self.failure: str | None = None
@@ -85,12 +86,13 @@ class Sampler:
         todo: dict[Key, Point] = {}
         for point in points:
             key = point_key(point)
-            if key not in self.cache and key not in todo:
+            if key not in self.cache and key not in self.failed and key not in todo:
                 todo[key] = point
         usable = [(key, point) for key, point in todo.items() if self._usable(key, point)]
         if usable:
             (self._batch if self.vectorized else self._loop)(usable)
-        return np.stack([self.cache[point_key(point)] for point in points])
+        failed = np.full(self.width or 1, np.nan)  # the width may be known only now
+        return np.stack([self.cache.get(point_key(point), failed) for point in points])
 
     def center(self) -> float | np.ndarray | None:
         """``f(x)`` if it was evaluated (a float, or an array for vector outputs)."""
@@ -114,7 +116,7 @@ class Sampler:
 
     def _fail(self, key: Key, message: str) -> None:
         self.failure = self.failure or message
-        self.cache[key] = np.full(self.width or 1, np.nan)
+        self.failed.add(key)
 
     def _loop(self, todo: list[tuple[Key, Point]]) -> None:
         work = self.x.astype(np.complex128 if self.imag else np.float64)

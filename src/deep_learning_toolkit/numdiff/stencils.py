@@ -32,6 +32,7 @@ Math. Comp. 51 (1988); Burden & Faires, *Numerical Analysis*, sec. 4.1; Squire &
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -161,7 +162,7 @@ def _check_row(row: Stencil) -> None:
             raise ValueError(
                 f"Stencil {row.name!r}: {label} must be a non-empty tuple; got {describe(values)}."
             )
-        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+        if not all(_is_finite_number(v) for v in values):
             raise ValueError(f"Stencil {row.name!r}: {label} must be finite numbers; got {values}.")
     if len(row.offsets) != len(row.weights):
         raise ValueError(
@@ -172,13 +173,12 @@ def _check_row(row: Stencil) -> None:
     _check_default_step(row.name, row.default_step)
 
 
+def _is_finite_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_default_step(name: str, step: object) -> None:
-    if (
-        isinstance(step, bool)
-        or not isinstance(step, (int, float))
-        or not math.isfinite(step)
-        or step <= 0
-    ):
+    if not _is_finite_number(step) or step <= 0:
         raise ValueError(
             f"method {name!r}: default_step must be positive and finite; got {step!r} (a zero "
             "step would give a silent 0 or NaN derivative)."

@@ -58,7 +58,8 @@ def default_steps(x: np.ndarray, stencil: Stencil | ComplexStep) -> np.ndarray:
 
 def _check_default(method: object) -> None:
     step = getattr(method, "default_step", None)
-    if not isinstance(step, (int, float)) or not math.isfinite(step) or step <= 0:
+    valid = isinstance(step, numbers.Real) and not isinstance(step, bool)
+    if not valid or not math.isfinite(step) or step <= 0:
         name = getattr(method, "name", method)
         raise ValueError(
             f"method {name!r} has default_step={step!r}; a default step must be positive and "
