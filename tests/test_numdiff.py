@@ -189,3 +189,51 @@ def test_f_values_at_a_perturbed_point_are_checked() -> None:
 
     with pytest.raises(ValueError, match=r"f returned nan at x \+ 1\*h\*e_1"):
         gradient(f, [0.0, 1.0], "forward")
+
+
+# --------------------------------------------------------------------- scipy names, batches
+def test_scipy_method_names_are_aliases() -> None:
+    x = np.array([0.3, -0.8])
+    for alias, name in (("2-point", "forward"), ("3-point", "three_point_midpoint")):
+        np.testing.assert_array_equal(
+            gradient(quadratic_plus_trig, x, alias), gradient(quadratic_plus_trig, x, name)
+        )
+        assert dlt.numdiff.get_stencil(alias) is STENCILS[name]
+    f = lambda v: np.sum(np.exp(np.sin(v)))  # noqa: E731
+    np.testing.assert_array_equal(gradient(f, x, "cs"), gradient(f, x, "complex_step"))
+    assert dlt.numdiff.get_method("cs") is dlt.numdiff.COMPLEX_STEP
+    with pytest.raises(ValueError, match="Unknown method 'cs'"):
+        dlt.numdiff.get_stencil("cs")  # the complex step is not a stencil
+
+
+def test_vectorized_gradient_is_one_call_with_the_same_result() -> None:
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 3))
+    calls = []
+
+    def batch(points: np.ndarray) -> np.ndarray:
+        calls.append(points.shape)
+        return np.array([quadratic_plus_trig(p.reshape(-1)) for p in points])
+
+    for method in METHODS:
+        calls.clear()
+        result = gradient(batch, x, method, vectorized=True, full_output=True)
+        assert len(calls) == 1 and calls[0][1:] == x.shape
+        assert result.evaluations == calls[0][0]
+        expected = gradient(
+            lambda v: quadratic_plus_trig(v.reshape(-1)), x, method, full_output=True
+        )
+        np.testing.assert_array_equal(result.gradient, expected.gradient)
+        np.testing.assert_array_equal(result.error, expected.error)
+
+
+def test_adaptive_gradient_against_numdifftools() -> None:
+    import numdifftools as nd  # the test extra installs it
+
+    x = np.random.default_rng(2).uniform(-2, 2, 6)
+    exact = quadratic_plus_trig_gradient(x)
+    calls = []
+    theirs = nd.Gradient(lambda v: calls.append(1) or quadratic_plus_trig(v))(x)
+    ours = gradient(quadratic_plus_trig, x, step="adaptive", full_output=True)
+    assert ours.evaluations <= len(calls)
+    assert relative(ours.gradient, exact) <= max(relative(theirs, exact), 1e-14)
+    assert np.all(np.abs(ours.gradient - exact) <= ours.error)

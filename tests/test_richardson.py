@@ -9,7 +9,7 @@ import deep_learning_toolkit as dlt
 from deep_learning_toolkit.numdiff import METHODS, STENCILS, get_stencil
 from deep_learning_toolkit.numdiff.gradient import GradientResult, gradient, gradient_details
 from deep_learning_toolkit.numdiff.richardson import richardson_stencil
-from deep_learning_toolkit.numdiff.steps import ADAPTIVE_SPAN
+from deep_learning_toolkit.numdiff.steps import ADAPTIVE_RUNGS, adaptive_base_steps
 
 
 def smooth(v: np.ndarray) -> float:
@@ -150,19 +150,20 @@ def test_adaptive_step_is_within_10x_of_the_best_swept_step(name: str) -> None:
     )
     result = gradient(f, theta, name, step="adaptive", full_output=True)
     assert relative(result.gradient, truth) <= 10 * sweep
-    # Steps chosen per parameter from the ladder around the default.
-    ratios = np.log2(result.steps / dlt.numdiff.default_steps(theta, STENCILS[name]))
-    np.testing.assert_array_equal(ratios, np.round(ratios))
-    assert np.all(np.abs(ratios) <= ADAPTIVE_SPAN)
+    # Steps chosen per parameter from the halving sequence H, H/2, ..., H/2**(RUNGS - 1).
+    base = adaptive_base_steps(theta, max(abs(o) for o in STENCILS[name].offsets))
+    halvings = -np.log2(result.steps / base)
+    np.testing.assert_array_equal(halvings, np.round(halvings))
+    assert np.all((halvings >= 0) & (halvings < ADAPTIVE_RUNGS))
     assert result.error.shape == theta.shape
 
 
 def test_adaptive_on_a_smooth_function_and_its_bookkeeping() -> None:
     result = gradient(smooth, X0, "three_point_midpoint", step="adaptive", full_output=True)
-    assert relative(result.gradient, smooth_gradient(X0)) < 1e-10
-    # Ladder 2**-9 .. 2**9 around the default step, offsets +-1: 2 * 19 evaluations per entry.
-    assert result.evaluations == 2 * (2 * ADAPTIVE_SPAN + 3) * X0.size
-    assert np.all(np.abs(result.gradient - smooth_gradient(X0)) <= 3 * result.error)
+    assert relative(result.gradient, smooth_gradient(X0)) < 1e-13
+    # Offsets +-1 at each of at most ADAPTIVE_RUNGS steps; the search stops at rounding level.
+    assert result.evaluations <= 2 * (ADAPTIVE_RUNGS - 2) * X0.size
+    assert np.all(np.abs(result.gradient - smooth_gradient(X0)) <= result.error)
 
 
 def test_adaptive_complex_step_uses_the_default_step() -> None:

@@ -1,14 +1,25 @@
 """Numerical differentiation: the finite-difference formulas and their evaluators.
 
+For any Python function: :func:`derivative` (any order ``n``), :func:`gradient`,
+:func:`jacobian`, :func:`hessian`, :func:`hessian_diag` and :func:`directional_derivative`,
+each with ``method``, ``step`` (``None``, a number, an array or ``"adaptive"``),
+``richardson``, ``full_output`` (a :class:`DerivativeResult`) and ``vectorized``.
+:func:`optimal_step` gives the step for a formula once its neglected derivative is known.
+
 >>> from deep_learning_toolkit import numdiff
 >>> numdiff.METHODS[:2]
 ('forward', 'backward')
 """
 
 from .check import GradientCheck, check_gradient
+from .derivative import derivative, directional_derivative
 from .fornberg import Formula, analyse, finite_difference, fornberg_weights
-from .gradient import GradientResult, derivative, gradient, gradient_details
-from .richardson import richardson_stencil
+from .gradient import gradient, gradient_details
+from .hessian import hessian, hessian_diag
+from .jacobian import jacobian
+from .result import DerivativeResult, GradientResult
+from .richardson import richardson_formula, richardson_stencil
+from .rules import Rule, axis_rule, mixed_rule
 from .stencils import (
     ALIASES,
     ALL_METHODS,
@@ -21,7 +32,7 @@ from .stencils import (
     get_stencil,
     make_stencil,
 )
-from .steps import default_steps, resolve_steps
+from .steps import check_perturbations, default_steps, optimal_step, resolve_steps
 from .zeroth_order import (
     ZEROTH_ORDER_METHODS,
     ZerothOrder,
@@ -44,16 +55,21 @@ __all__ = [
     "ZEROTH_ORDER_METHODS",
     "ZerothOrder",
     "ComplexStep",
+    "DerivativeResult",
     "Formula",
     "GradientCheck",
     "GradientResult",
+    "Rule",
     "Stencil",
     "analyse",
+    "axis_rule",
     "check_gradient",
+    "check_perturbations",
     "default_steps",
     "directional_slopes",
     "estimate_gradient",
     "derivative",
+    "directional_derivative",
     "finite_difference",
     "fornberg_weights",
     "get_method",
@@ -61,9 +77,15 @@ __all__ = [
     "get_zeroth_order",
     "gradient",
     "gradient_details",
+    "hessian",
+    "hessian_diag",
     "is_zeroth_order",
+    "jacobian",
     "make_stencil",
+    "mixed_rule",
+    "optimal_step",
     "resolve_steps",
+    "richardson_formula",
     "richardson_stencil",
     "sgd_update",
     "step_seed",

@@ -30,17 +30,20 @@ from fractions import Fraction
 import numpy as np
 
 from .._validation import check_int
-from .fornberg import EPS, analyse
+from .fornberg import EPS, Formula, analyse
 from .stencils import Stencil, stencil_from_formula
 
 #: Most levels accepted; beyond a handful the rounding error of the wide stencil dominates.
 MAX_LEVELS = 6
 
 
-def _as_table(stencil: Stencil, factor: int) -> dict[Fraction, Fraction]:
-    """``D(factor * h)`` as ``{offset: weight}`` in units of ``h`` (exact)."""
-    formula = stencil.formula
-    return {o * factor: w / factor for o, w in zip(formula.offsets, formula.weights)}
+def _as_table(formula: Formula, factor: int) -> dict[Fraction, Fraction]:
+    """``D(factor * h)`` as ``{offset: weight}`` in units of ``h`` (exact).
+
+    A formula for derivative ``m`` divides by ``(factor h)**m``, hence ``w / factor**m``.
+    """
+    scale = Fraction(factor) ** formula.derivative
+    return {o * factor: w / scale for o, w in zip(formula.offsets, formula.weights)}
 
 
 def _combine(fine: dict, coarse: dict, power: int) -> dict[Fraction, Fraction]:
@@ -52,6 +55,32 @@ def _combine(fine: dict, coarse: dict, power: int) -> dict[Fraction, Fraction]:
     for offset, weight in coarse.items():
         out[offset] = out.get(offset, Fraction(0)) - weight / (gain - 1)
     return out
+
+
+def richardson_formula(formula: Formula, levels: int) -> Formula:
+    """The exact formula ``formula`` extrapolated ``levels`` times over ``h, 2h, ..., 2**levels h``.
+
+    Works for any derivative order ``m`` (the formula at ``2**j h`` divides by
+    ``(2**j h)**m``); ``levels=0`` returns ``formula`` itself.
+
+    Examples
+    --------
+    >>> from deep_learning_toolkit.numdiff.fornberg import finite_difference
+    >>> second = richardson_formula(finite_difference([-1, 0, 1], derivative=2), 1)
+    >>> [str(w) for w in second.weights], second.order
+    (['-1/12', '4/3', '-5/2', '4/3', '-1/12'], 4)
+    """
+    levels = check_int("levels", levels, minimum=0, maximum=MAX_LEVELS)
+    if levels == 0:
+        return formula
+    analysed = analyse(formula.offsets, formula.weights, formula.derivative, n_terms=levels)
+    powers = [power for power, _ in analysed.error_terms]
+    # column[j] holds D at step 2**(levels - j) h, coarse to fine; each pass eliminates a power.
+    column = [_as_table(formula, 2 ** (levels - j)) for j in range(levels + 1)]
+    for power in powers:
+        column = [_combine(column[j], column[j - 1], power) for j in range(1, len(column))]
+    table = {o: w for o, w in sorted(column[0].items()) if w != 0}
+    return analyse(tuple(table), tuple(table.values()), formula.derivative)
 
 
 def richardson_stencil(stencil: Stencil, levels: int) -> Stencil:
@@ -81,14 +110,7 @@ def richardson_stencil(stencil: Stencil, levels: int) -> Stencil:
     levels = check_int("levels", levels, minimum=0, maximum=MAX_LEVELS)
     if levels == 0:
         return stencil
-    base = stencil.formula
-    powers = [power for power, _ in analyse(base.offsets, base.weights, n_terms=levels).error_terms]
-    # column[j] holds D at step 2**(levels - j) h, coarse to fine; each pass eliminates a power.
-    column = [_as_table(stencil, 2 ** (levels - j)) for j in range(levels + 1)]
-    for power in powers:
-        column = [_combine(column[j], column[j - 1], power) for j in range(1, len(column))]
-    table = {o: w for o, w in sorted(column[0].items()) if w != 0}
-    formula = analyse(tuple(table), tuple(table.values()))
+    formula = richardson_formula(stencil.formula, levels)
     return stencil_from_formula(formula, f"{stencil.name}+richardson{levels}")
 
 
@@ -99,6 +121,7 @@ def error_estimate(
     value_scale: np.ndarray,
     steps: np.ndarray,
     noise_gain: float,
+    derivative: int = 1,
 ) -> np.ndarray:
     """Estimated absolute error of ``fine = D(h)`` from ``coarse = D(2h)``.
 
@@ -114,11 +137,13 @@ def error_estimate(
         ``h`` per entry.
     noise_gain : float
         ``sum |w_k|`` of the formula.
+    derivative : int, default 1
+        Derivative order ``m`` (the rounding error grows like ``1 / h**m``).
 
     Returns
     -------
     ndarray
-        ``|fine - coarse| / (2**p - 1) + eps * value_scale * noise_gain / h``.
+        ``|fine - coarse| / (2**p - 1) + eps * value_scale * noise_gain / h**m``.
     """
     truncation = np.abs(fine - coarse) / (2.0**order - 1.0)
-    return truncation + EPS * np.abs(value_scale) * noise_gain / steps
+    return truncation + EPS * np.abs(value_scale) * noise_gain / steps**derivative

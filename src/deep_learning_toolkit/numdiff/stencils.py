@@ -31,6 +31,8 @@ Math. Comp. 51 (1988); Burden & Faires, *Numerical Analysis*, sec. 4.1; Squire &
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -38,7 +40,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .._validation import check_choice
+from .._validation import check_choice, describe
 from .fornberg import EPS, Formula, analyse, finite_difference
 
 
@@ -69,6 +71,9 @@ class Stencil:
     order: int
     default_step: float
     exact: Formula | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_row(self)
 
     @property
     def uses_center(self) -> bool:
@@ -147,6 +152,39 @@ class Stencil:
         )
 
 
+def _check_row(row: Stencil) -> None:
+    """Refuse a row that would give silent zeros or NaNs (a zero step, NaN weights, ...)."""
+    if not isinstance(row.name, str):
+        raise TypeError(f"Stencil name must be a string; got {describe(row.name)}.")
+    for label in ("offsets", "weights"):
+        values = getattr(row, label)
+        if not isinstance(values, tuple) or not values:
+            raise ValueError(
+                f"Stencil {row.name!r}: {label} must be a non-empty tuple; got {describe(values)}."
+            )
+        if not all(_is_finite_number(v) for v in values):
+            raise ValueError(f"Stencil {row.name!r}: {label} must be finite numbers; got {values}.")
+    if len(row.offsets) != len(row.weights):
+        raise ValueError(
+            f"Stencil {row.name!r}: {len(row.offsets)} offsets but {len(row.weights)} weights."
+        )
+    if isinstance(row.order, bool) or not isinstance(row.order, int) or row.order < 1:
+        raise ValueError(f"Stencil {row.name!r}: order must be an integer >= 1; got {row.order!r}.")
+    _check_default_step(row.name, row.default_step)
+
+
+def _is_finite_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_default_step(name: str, step: object) -> None:
+    if not _is_finite_number(step) or step <= 0:
+        raise ValueError(
+            f"method {name!r}: default_step must be positive and finite; got {step!r} (a zero "
+            "step would give a silent 0 or NaN derivative)."
+        )
+
+
 def stencil_from_formula(formula: Formula, name: str) -> Stencil:
     """A :class:`Stencil` row (float64) from an exact first-derivative :class:`Formula`."""
     if formula.derivative != 1:
@@ -193,8 +231,18 @@ STENCILS: dict[str, Stencil] = {
 #: Method names in the order the product presents them.
 METHODS: tuple[str, ...] = tuple(STENCILS)
 
-#: Other accepted spellings.
-ALIASES: dict[str, str] = {"central": "three_point_midpoint"}
+#: Other accepted spellings, scipy's method names among them (``approx_derivative``:
+#: '2-point' is the forward difference, '3-point' the central one, 'cs' the complex step).
+ALIASES: dict[str, str] = {
+    "central": "three_point_midpoint",
+    "2-point": "forward",
+    "3-point": "three_point_midpoint",
+    "cs": "complex_step",
+}
+
+
+def _stencil_aliases() -> tuple[str, ...]:
+    return tuple(a for a, target in ALIASES.items() if target in STENCILS)
 
 
 def get_stencil(method: str | Stencil) -> Stencil:
@@ -207,7 +255,7 @@ def get_stencil(method: str | Stencil) -> Stencil:
     """
     if isinstance(method, Stencil):
         return method
-    name = check_choice("method", method, METHODS + tuple(ALIASES))
+    name = check_choice("method", method, METHODS + _stencil_aliases())
     return STENCILS[ALIASES.get(name, name)]
 
 
@@ -251,6 +299,11 @@ class ComplexStep:
     order: int = 2
     default_step: float = 1e-20
 
+    def __post_init__(self) -> None:
+        if isinstance(self.order, bool) or not isinstance(self.order, int) or self.order < 1:
+            raise ValueError(f"ComplexStep order must be an integer >= 1; got {self.order!r}.")
+        _check_default_step(self.name, self.default_step)
+
     @property
     def uses_center(self) -> bool:
         """The complex step never needs ``f(x)`` itself."""
@@ -284,5 +337,5 @@ def get_method(method: str | Stencil | ComplexStep) -> Stencil | ComplexStep:
     """
     if isinstance(method, (Stencil, ComplexStep)):
         return method
-    name = check_choice("method", method, ALL_METHODS + tuple(ALIASES))
+    name = ALIASES.get(check_choice("method", method, ALL_METHODS + tuple(ALIASES)), method)
     return COMPLEX_STEP if name == COMPLEX_STEP.name else get_stencil(name)
