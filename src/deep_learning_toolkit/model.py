@@ -10,6 +10,7 @@ as in Keras with ``compile`` / ``fit`` / ``evaluate`` / ``predict``. The gradien
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,6 @@ from .training.loop import (
     check_fit_arguments,
     run_params,
     split_validation,
-    start_history,
     train,
 )
 from .training.metrics import metric_scores
@@ -87,8 +87,15 @@ class Sequential(Network):
         self.history: History | None = None
         #: Epochs finished by ``fit`` (saved with the model; resume at this ``initial_epoch``).
         self.epochs_completed = 0
+        #: Batches finished in epoch ``epochs_completed`` when a run was interrupted.
+        self.batches_completed = 0
         #: The gradient of the last training step (None for an in-place zeroth-order step).
         self.last_gradient: np.ndarray | None = None
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if self.optimizer is not None:
+            self.optimizer._owner = weakref.ref(self)
 
     def predict(self, X: object) -> np.ndarray:
         """Class probabilities for classification losses, values for regression ones."""
@@ -145,6 +152,7 @@ class Sequential(Network):
         )
         for name in ("loss", "optimizer", "stencil", "step", "metrics", "gradient_engine"):
             setattr(self, name, getattr(settings, name))
+        settings.optimizer._owner = weakref.ref(self)
         self.memory_budget, self.backend = settings.memory_budget, settings.backend
         self._batched_gradient = settings.batched
 
@@ -194,8 +202,12 @@ class Sequential(Network):
         X, targets = self._prepare(X, y)
         self.set_step(self.seed)  # the same random draws (dropout) on every call
         stencil = self.stencil if method is None else resolve_method(method)
-        if isinstance(stencil, ZerothOrder):
-            return self.compute_gradient(X, targets, stencil, None, self.seed)
+        if isinstance(stencil, ZerothOrder):  # a read-only call: the snap is undone too
+            before = self.params.copy()
+            try:
+                return self.compute_gradient(X, targets, stencil, None, self.seed)
+            finally:
+                self.params[...] = before
         steps = resolve_steps(self.params, stencil, self.step if step is None else step)
         result = self.compute_gradient(X, targets, stencil, steps)
         if not np.isfinite(result.loss):
@@ -295,8 +307,7 @@ class Sequential(Network):
             self.num_parameters,
             self.optimizer.hyperparameters(),
         )
-        history = start_history(self, self.method_name, params, args.initial_epoch)
-        return train(self, loop, history, callbacks)
+        return train(self, loop, self.method_name, params, callbacks)
 
     # ------------------------------------------------------------------ saving
     def save(self, path: str | os.PathLike) -> Path:

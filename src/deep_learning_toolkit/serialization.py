@@ -52,6 +52,7 @@ def model_payload(model: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "library_version": _library_version(),
         "architecture": model.config(),
         "epochs_completed": int(getattr(model, "epochs_completed", 0)),
+        "batches_completed": int(getattr(model, "batches_completed", 0)),
         "compile": compiled,
         "optimizer": optimizer,
         "history": None if history is None else history.to_dict(),
@@ -74,6 +75,7 @@ class ModelParts:
     compile: dict[str, Any] | None
     epochs_completed: int
     history: History | None
+    batches_completed: int = 0
 
     def restore_state(self, layers: list[Layer], arrays: dict[str, np.ndarray]) -> None:
         """Give each layer its saved non-parameter state."""
@@ -111,6 +113,7 @@ def model_parts(
         params=arrays["params"],
         compile=settings,
         epochs_completed=int(header["epochs_completed"]),
+        batches_completed=int(header.get("batches_completed", 0)),
         history=None if header.get("history") is None else History.from_dict(header["history"]),
     )
     parts.restore_state(layers, arrays)

@@ -33,7 +33,6 @@ from ..training.loop import (
     Loop,
     check_fit_arguments,
     run_params,
-    start_history,
     train,
 )
 from ..training.metrics import metric_scores
@@ -198,6 +197,7 @@ class TorchTwin:
         self.history: History | None = None
         self.stop_training = False
         self.epochs_completed = 0
+        self.batches_completed = 0
         self._steps = 0  # optimizer steps taken, for a learning-rate schedule
 
     # ------------------------------------------------------------------ parameters
@@ -288,7 +288,6 @@ class TorchTwin:
             self.model.optimizer.hyperparameters(),
         )
         self.history = None  # every fit of the twin starts a new record
-        history = start_history(self, TWIN_NAME, params, 0)
         loop = Loop(
             step=lambda rows, epoch, batch: self._step(X_t, T_t, rows),
             targets=targets,
@@ -301,7 +300,7 @@ class TorchTwin:
         if num_threads is not None:
             torch.set_num_threads(num_threads)
         try:
-            return train(self, loop, history, callbacks)
+            return train(self, loop, TWIN_NAME, params, callbacks)
         finally:
             torch.set_num_threads(saved_threads)
 

@@ -56,6 +56,15 @@ class Optimizer:
         if cls.name:
             OPTIMIZERS[cls.name] = cls
 
+    #: Weak reference to the model compiled with this optimizer (one model per optimizer).
+    _owner: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (and deep-copied) without its owner: a copy belongs to no model."""
+        state = dict(self.__dict__)
+        state.pop("_owner", None)
+        return state
+
     def __init__(self, lr: LearningRate, **hyperparameters: Any) -> None:
         constant, schedule = _check_lr(lr)
         self._hp: dict[str, Any] = self._check(hyperparameters)

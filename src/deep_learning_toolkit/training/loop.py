@@ -196,31 +196,47 @@ def start_history(trainee: Any, name: str, params: dict[str, Any], initial_epoch
 
 
 def train(
-    trainee: Any, loop: Loop, history: History, callbacks: Sequence[Callback] | None
+    trainee: Any,
+    loop: Loop,
+    name: str,
+    params: dict[str, Any],
+    callbacks: Sequence[Callback] | None,
 ) -> History:
     """Run ``loop`` on ``trainee`` (which has ``history``, ``stop_training``,
-    ``epochs_completed``); returns this call's ``history``. See ``Sequential.fit``."""
+    ``epochs_completed``, ``batches_completed``); returns this call's History (see
+    ``Sequential.fit``). Nothing of the trainee changes if the callbacks are refused."""
+    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of Callback instances; got {callbacks!r}.")
     extra: list[Callback] = list(callbacks or [])
     args = loop.args
     if args.verbose:
-        extra.append(ProgressBar(args.epochs, args.initial_epoch, history.name, args.verbose))
+        extra.append(ProgressBar(args.epochs, args.initial_epoch, name, args.verbose))
     callback_list = CallbackList(extra, trainee)
+    previous = trainee.history
+    history = start_history(trainee, name, params, args.initial_epoch)
+    resuming = args.initial_epoch == trainee.epochs_completed and trainee.batches_completed > 0
+    skip = trainee.batches_completed if resuming else 0
     trainee.stop_training = False
     interrupt = InterruptFlag()
     with interrupt:
-        callback_list.on_train_begin({})
+        try:
+            callback_list.on_train_begin({})
+        except BaseException:
+            trainee.history = previous  # a refused start (e.g. a log directory) erases nothing
+            raise
         try:
             for epoch in range(args.initial_epoch, args.epochs):
                 callback_list.on_epoch_begin(epoch, {})
-                logs = _run_epoch(loop, epoch, callback_list, interrupt)
+                logs = _run_epoch(trainee, loop, epoch, callback_list, interrupt, skip)
                 if logs is None:  # interrupted within the epoch
                     break
+                skip = 0
                 if loop.validate is not None:
                     logs.update(loop.validate())
                 history.append(epoch, logs)
                 if trainee.history is not history:
                     trainee.history.append(epoch, logs)
-                trainee.epochs_completed = epoch + 1
+                trainee.epochs_completed, trainee.batches_completed = epoch + 1, 0
                 callback_list.on_epoch_end(epoch, logs)
                 if trainee.stop_training or interrupt.requested:
                     break
@@ -238,15 +254,26 @@ def _raise_interrupted(interrupt: InterruptFlag, completed: int) -> None:
         else f"at the end of epoch {completed - 1}"
     )
     raise KeyboardInterrupt(
-        f"Training interrupted (Ctrl-C) {where}; {completed} epoch(s) completed. Resume from "
-        "the last checkpoint with fit(..., initial_epoch=<its epochs_completed>)."
+        f"Training interrupted (Ctrl-C) {where}; {completed} epoch(s) completed. The model "
+        "keeps the parameters after the last finished batch (save it now to keep them); "
+        "fit(..., initial_epoch=model.epochs_completed) resumes at the next batch."
     )
 
 
 def _run_epoch(
-    loop: Loop, epoch: int, callbacks: CallbackList, interrupt: InterruptFlag
+    trainee: Any,
+    loop: Loop,
+    epoch: int,
+    callbacks: CallbackList,
+    interrupt: InterruptFlag,
+    skip: int = 0,
 ) -> dict[str, float] | None:
-    """One epoch of steps; its logs, or ``None`` if a Ctrl-C stopped it between batches."""
+    """One epoch of steps; its logs, or ``None`` if a Ctrl-C stopped it between batches.
+
+    The first ``skip`` batches were done before an interruption (``batches_completed``):
+    a resumed run continues with the next one, so it replays the uninterrupted run exactly
+    (the epoch's logs then cover the batches run in this call).
+    """
     started = time.perf_counter()
     total_loss, evaluations, grad_norms, fd_steps = 0.0, 0, [], []
     outputs, used, skipped = [], [], 0
@@ -255,10 +282,13 @@ def _run_epoch(
         len(loop.targets), args.batch_size, seed=args.seed, epoch=epoch, shuffle=args.shuffle
     )
     for number, rows in enumerate(batches):
+        if number < skip:
+            continue
         if interrupt.requested:
             interrupt.where = (epoch, number)
             return None
         outcome = loop.step(rows, epoch, number)
+        trainee.batches_completed = number + 1
         if outcome is None:
             skipped += 1
             continue

@@ -13,8 +13,16 @@ from typing import Any
 
 import numpy as np
 
+from ..numdiff.interrupts import deferred_interrupts
 from ..numdiff.steps import resolve_steps
-from ..numdiff.zeroth_order import ZerothOrder, sgd_update, step_seed
+from ..numdiff.zeroth_order import (
+    ScaleTooSmallError,
+    ZerothOrder,
+    perturbation_grid,
+    sgd_update,
+    snap_to_grid,
+    step_seed,
+)
 from ..optim import SGD
 from ..optim.schedules import LearningRateError
 from .loop import BatchOutcome
@@ -63,9 +71,16 @@ class OptimizerStep:
             self.steps = resolve_steps(model.params, model.stencil, None)
         seed = step_seed(self.direction_base, epoch, batch) if self.zeroth else 0
         model.set_step(self.seed, epoch, batch)
-        result = model.compute_gradient(
-            self.X[rows], self.targets[rows], model.stencil, self.steps, seed, not self.lean
-        )
+        try:
+            result = model.compute_gradient(
+                self.X[rows], self.targets[rows], model.stencil, self.steps, seed, not self.lean
+            )
+        except ScaleTooSmallError as error:  # the parameters ran away from the scale
+            raise FloatingPointError(
+                f"Training diverged before epoch {epoch}, batch {batch}: the parameters grew "
+                f"to {np.max(np.abs(model.params)):.3g} ({error}). Lower the learning rate "
+                f"(lr={model.optimizer.lr:g})."
+            ) from None
         if not self._finite(result, rows, epoch, batch):
             return None
         model.update_state(self.X[rows])  # running statistics: once, before the update
@@ -82,7 +97,8 @@ class OptimizerStep:
         else:
             previous = model.params.copy()
             try:
-                model.optimizer.step(model.params, result.gradient)
+                with deferred_interrupts():  # parameters and moments change together
+                    model.optimizer.step(model.params, result.gradient)
             except LearningRateError as error:
                 raise LearningRateError(
                     f"epoch {epoch}, batch {batch}: {error}", error.step, error.value
@@ -95,6 +111,10 @@ class OptimizerStep:
                     f"the learning rate (lr={model.optimizer.lr:g})."
                 )
             grad_norm = float(np.linalg.norm(result.gradient))
+        if self.zeroth:
+            # The next step snaps the parameters to its perturbation grid: do it now, so that a
+            # step abandoned by a second Ctrl-C leaves the parameters bit for bit as they are.
+            snap_to_grid(model.params, perturbation_grid(model.params, model.stencil))
         model.last_gradient = result.gradient
         fd_step = model.stencil.scale if self.zeroth else float(np.mean(self.steps))
         return BatchOutcome(result.loss, result.outputs, result.evaluations, grad_norm, fd_step)
