@@ -76,11 +76,7 @@ class OptimizerStep:
                 self.X[rows], self.targets[rows], model.stencil, self.steps, seed, not self.lean
             )
         except ScaleTooSmallError as error:  # the parameters ran away from the scale
-            raise FloatingPointError(
-                f"Training diverged before epoch {epoch}, batch {batch}: the parameters grew "
-                f"to {np.max(np.abs(model.params)):.3g} ({error}). Lower the learning rate "
-                f"(lr={model.optimizer.lr:g})."
-            ) from None
+            raise self._diverged(error, epoch, batch) from None
         if not self._finite(result, rows, epoch, batch):
             return None
         model.update_state(self.X[rows])  # running statistics: once, before the update
@@ -114,10 +110,21 @@ class OptimizerStep:
         if self.zeroth:
             # The next step snaps the parameters to its perturbation grid: do it now, so that a
             # step abandoned by a second Ctrl-C leaves the parameters bit for bit as they are.
-            snap_to_grid(model.params, perturbation_grid(model.params, model.stencil))
+            try:
+                snap_to_grid(model.params, perturbation_grid(model.params, model.stencil))
+            except ScaleTooSmallError as error:
+                raise self._diverged(error, epoch, batch) from None
         model.last_gradient = result.gradient
         fd_step = model.stencil.scale if self.zeroth else float(np.mean(self.steps))
         return BatchOutcome(result.loss, result.outputs, result.evaluations, grad_norm, fd_step)
+
+    def _diverged(self, error: Exception, epoch: int, batch: int) -> FloatingPointError:
+        """The error of a zeroth-order run whose parameters outgrew the perturbation scale."""
+        largest = float(np.max(np.abs(self.model.params)))
+        return FloatingPointError(
+            f"Training diverged at epoch {epoch}, batch {batch}: the parameters grew to "
+            f"{largest:.3g} ({error}). Lower the learning rate (lr={self.model.optimizer.lr:g})."
+        )
 
     def _rate(self, epoch: int, batch: int) -> float:
         """The learning rate of an in-place step (a schedule moves on one step)."""
