@@ -151,7 +151,7 @@ class Layer:
     @property
     def num_parameters(self) -> int:
         """Number of scalar parameters."""
-        return sum(p.size for p in self.parameters.values())
+        return sum(p.size for p in self.__dict__.get("_parameters", {}).values())
 
     def bind(self, flat: np.ndarray) -> None:
         """Make every parameter a view of ``flat`` (this layer's slice, C order)."""

@@ -179,11 +179,14 @@ class Network:
 
     def layer_slices(self) -> list[slice]:
         """Where each layer's parameters sit in the flat vector."""
-        slices, start = [], 0
-        for layer in self.layers:
-            slices.append(slice(start, start + layer.num_parameters))
-            start += layer.num_parameters
-        return slices
+        slices = self.__dict__.get("_slices")
+        if slices is None:
+            slices, start = [], 0
+            for layer in self.layers:
+                slices.append(slice(start, start + layer.num_parameters))
+                start += layer.num_parameters
+            self._slices = slices
+        return list(slices)
 
     def parameter_name(self, index: int) -> str:
         """Where flat parameter ``index`` lives, e.g. ``"layers[0].W[2, 5]"``."""
