@@ -6,6 +6,7 @@
 ...               method="five_point_midpoint", metrics=["accuracy"])
 """
 
+import importlib
 from importlib import metadata as _metadata
 from typing import Any
 
@@ -31,14 +32,27 @@ except _metadata.PackageNotFoundError:  # run from a source tree that is not ins
     __version__ = "0+unknown"
 
 
+
+
+
 def __getattr__(name: str) -> Any:
-    """``dlt.sweep``: the experiments' sweep, imported on first use (the library itself
-    never imports the experiments)."""
+    """Lazy names: ``dlt.torch`` (imports PyTorch on first use, so that the toolkit itself
+    never does) and ``dlt.sweep`` (the experiments' sweep: the library never imports them)."""
     if name == "sweep":
         from .experiments.sweep import sweep
 
         return sweep
-    raise AttributeError(f"module 'deep_learning_toolkit' has no attribute {name!r}")
+    if name != "torch":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        return importlib.import_module(f"{__name__}.torch")
+    except ModuleNotFoundError as error:
+        if error.name != "torch":
+            raise
+        raise ImportError(
+            "deep_learning_toolkit.torch needs PyTorch, which is not installed: "
+            "pip install torch (see the README's Set up for the version)."
+        ) from error
 
 
 __all__ = [
