@@ -134,7 +134,7 @@ def main() -> None:
             model.fit(X, y, epochs=epochs, batch_size=32)
             row.append(np.abs(model.get_params() - twin.params).max())
         print(f"{name:<14}" + "".join(f"{d:>12.1e}" for d in row))
-    print("\n3. ms per central-difference gradient (batch 32; autograd: forward + backward, 1 thread)")
+    print("\n3. ms per central-difference gradient (batch 32; autograd: forward + backward)")
     print(f"{'layer':<14}{'engine':>10}{'loop':>10}{'autograd':>10}{'loop/engine':>13}")
     for name in MODELS:
         model, X, y = problem(name, n=32)

@@ -13,11 +13,12 @@ layer's parameters in PyTorch's layout (ours already is PyTorch's, so no convers
 * ``Embedding``: ``torch.nn.Embedding`` fed the indices as ``long`` (the twin passes float64
   inputs, as our models receive them).
 * ``Dropout``: **not** ``torch.nn.Dropout``, which draws its masks from torch's generator,
-  but a module that draws *our* mask: ``default_rng(step_key).random(shape) >= rate``,
-  scaled by ``1 / (1 - rate)`` (:func:`~deep_learning_toolkit.nn.dropout.dropout_noise`),
-  with the step key ``(seed, epoch, batch, layer index)`` that ``fit`` uses. The twin sets
-  the keys before each step (:func:`set_step`), so both runs drop the same entries and end
-  at the same parameters; in ``eval()`` mode it is the identity, as ``torch.nn.Dropout``.
+  but a module that applies *our* mask: it holds a ``Dropout`` of the same rate, gives it
+  the step key ``(seed, epoch, batch, layer index)`` that ``fit`` uses and multiplies by its
+  :meth:`~deep_learning_toolkit.nn.dropout.Dropout.noise` (``step_rng().random(shape) >=
+  rate``, scaled by ``1 / (1 - rate)``). The twin sets the keys before each step
+  (:func:`set_step`), so both runs drop the same entries and end at the same parameters;
+  in ``eval()`` mode it is the identity, as ``torch.nn.Dropout``.
 * ``Activation``: the module of a named activation; a layer built from a Python callable
   has no twin (autograd cannot differentiate a NumPy function) and is refused.
 """
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .._optional import require
-from ..nn.dropout import dropout_noise
+from ..nn.dropout import Dropout
 from .twin_dense import activation_module
 from .twin_registry import TwinLayer, TwinParameter, register_twin
 
@@ -51,17 +52,24 @@ def modules() -> SimpleNamespace:
 
         def __init__(self, rate: float) -> None:
             super().__init__()
-            self.rate = rate
+            self.ours = Dropout(rate)  # draws the masks, from the key given to step_key
             self.layer_index = 0  # set by build_network
-            self.step_key: tuple[int, ...] = (0,)
+
+        @property
+        def step_key(self) -> tuple[int, ...]:
+            return self.ours.step_key
+
+        @step_key.setter
+        def step_key(self, key: tuple[int, ...]) -> None:
+            self.ours.step_key = key
 
         def forward(self, x: Any) -> Any:
-            if not self.training or self.rate == 0.0:
+            if not self.training or self.ours.rate == 0.0:
                 return x
-            return x * torch.from_numpy(dropout_noise(self.step_key, tuple(x.shape), self.rate))
+            return x * torch.from_numpy(self.ours.noise(tuple(x.shape)))
 
         def extra_repr(self) -> str:
-            return f"rate={self.rate}"
+            return f"rate={self.ours.rate}"
 
     class AnyRankBatchNorm(torch.nn.modules.batchnorm._BatchNorm):
         """``torch.nn`` batch normalisation over axis 1 of 2-D, 3-D or 4-D input."""

@@ -13,8 +13,9 @@ replays the masks of the uninterrupted one), ``(seed, layer index)`` in
 batch ``(N, ...)`` and :meth:`Dropout.forward_stack` applies it to every entry of a stack
 of perturbed batches ``(M, N, ...)``.
 
-The mask of a batch of shape ``s`` is ``default_rng(step_key).random(s) >= rate``; the
-PyTorch twin (:mod:`deep_learning_toolkit.baselines.twin_layers`) draws it the same way.
+The mask of a batch of shape ``s`` is ``step_rng().random(s) >= rate``; the PyTorch twin
+(:mod:`deep_learning_toolkit.baselines.twin_layers`) asks a ``Dropout`` for it
+(:meth:`Dropout.noise`) with the same step key.
 """
 
 from __future__ import annotations
@@ -23,12 +24,6 @@ import numpy as np
 
 from ._checks import real_in
 from .layer import Layer, register_layer
-
-
-def dropout_noise(key: tuple[int, ...], shape: tuple[int, ...], rate: float) -> np.ndarray:
-    """The multiplier of a batch of ``shape``: ``1 / (1 - rate)`` where kept, else 0."""
-    keep = np.random.default_rng(key).random(shape) >= rate
-    return keep / (1.0 - rate)
 
 
 class Dropout(Layer):
@@ -62,8 +57,10 @@ class Dropout(Layer):
         return tuple(input_shape)
 
     def noise(self, shape: tuple[int, ...]) -> np.ndarray:
-        """This step's multiplier for a batch of ``shape`` (from :attr:`step_key`)."""
-        return dropout_noise(self.step_key, shape, self.rate)
+        """This step's multiplier for a batch of ``shape``: ``1 / (1 - rate)`` where kept,
+        else 0, drawn from :meth:`step_rng` (the same draws all through one step)."""
+        keep = self.step_rng().random(shape) >= self.rate
+        return keep / (1.0 - self.rate)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """``x`` times this step's mask over ``1 - rate`` (training), else ``x``."""
