@@ -15,6 +15,19 @@ from .gradients import check_model_gradient
 from .io import load_model, save_model
 from .model import Sequential
 from .nn import Dense, Layer, register_layer
+from .nn.layers import (
+    Activation,
+    AvgPool1D,
+    AvgPool2D,
+    BatchNorm,
+    Dropout,
+    Embedding,
+    Flatten,
+    GlobalAvgPool,
+    LayerNorm,
+    MaxPool1D,
+    MaxPool2D,
+)
 from .numdiff.check import check_gradient
 from .training import (
     Callback,
@@ -56,8 +69,19 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Activation",
+    "AvgPool1D",
+    "AvgPool2D",
+    "BatchNorm",
     "Callback",
     "Dense",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "GlobalAvgPool",
+    "LayerNorm",
+    "MaxPool1D",
+    "MaxPool2D",
     "EarlyStopping",
     "History",
     "Layer",
