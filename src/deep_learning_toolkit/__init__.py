@@ -8,7 +8,7 @@
 
 import importlib
 from importlib import metadata as _metadata
-from typing import Any
+from typing import Any as _Any
 
 from . import data, distributed, gradients, nn, numdiff, optim, training, viz
 from .gradients import check_model_gradient
@@ -48,7 +48,7 @@ except _metadata.PackageNotFoundError:  # run from a source tree that is not ins
 
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     """Lazy names: ``dlt.torch`` (imports PyTorch on first use, so that the toolkit itself
     never does) and ``dlt.sweep`` (the experiments' sweep: the library never imports them)."""
     if name == "sweep":
