@@ -28,6 +28,26 @@ toolkit, that every member's CRC and the SHA-256 digest match, and that the form
 is one this code reads; anything else is a :class:`ValueError` naming the path and the
 problem.
 
+Crafted files
+-------------
+The checksum detects damage, not intent: anyone can edit a file and recompute it. So every
+size is bounded before anything is allocated, and the header is checked against its schema
+(:mod:`deep_learning_toolkit.header_schema`) before anything is built from it:
+
+* the members together may decompress to at most :data:`MAX_EXPANSION` times the file's
+  size, and never more than :data:`MAX_LOAD_BYTES` (the configured cap; raise it to load
+  larger models). Each member's size is checked in the central directory before it is read,
+  and counted while it is inflated (in chunks), so a member that lies about its size is
+  stopped at the limit. Only stored and deflated members are read;
+* each array's ``.npy`` header is read first: its shape and dtype (plain numbers only) must
+  account for exactly the bytes that follow;
+* the header's nesting depth and integers are bounded, and its fields have the types and
+  ranges the loader expects; layers are rebuilt under a budget of as many parameters as the
+  file holds (:func:`~deep_learning_toolkit.nn.layer.parameter_budget`).
+
+Loading a file of ``n`` bytes therefore needs memory of a small multiple of ``n`` (the bytes,
+the inflated members, the arrays, the parsed header), plus a fixed amount.
+
 The random state
 ----------------
 ``fit`` draws nothing from a running generator: the weights come from the model's ``seed``
@@ -44,6 +64,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import secrets
 import struct
@@ -56,6 +77,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ._validation import describe
+from .header_schema import check_header
 
 #: The ``format`` field of every model file.
 FORMAT = "deep_learning_toolkit.model"
@@ -68,6 +90,16 @@ _HEADER = "header.json"
 _CHECKSUM = "checksum.sha256"
 _ARRAYS = "arrays/"
 _ZIP_MAGIC = b"PK\x03\x04"
+#: The members of a file may decompress to at most this many times the file's size in all
+#: (the toolkit stores members uncompressed: a ratio of 1; raise it to read a model file
+#: that an archiver recompressed better than that).
+MAX_EXPANSION = 2
+#: The configured cap: the most bytes the members of any model file may decompress to.
+MAX_LOAD_BYTES = 2**34
+#: Bytes inflated at a time while reading a member.
+_READ_CHUNK = 2**16
+#: Array element kinds a model file may hold: booleans, integers, floats, complex numbers.
+_ARRAY_KINDS = "biufc"
 #: What :mod:`zipfile` raises on a damaged archive (bad CRC, cut central directory, a
 #: flipped compression method or encryption flag, undecodable names, ...).
 _ARCHIVE_ERRORS = (
@@ -146,7 +178,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {describe(value)} into a model file header")
 
 
-def _update_digest(digest: Any, name: str, data: bytes) -> None:
+def _update_digest(digest: Any, name: str, data: bytes | bytearray) -> None:
     """Feed one member (name, length, bytes) to the SHA-256 of the payload."""
     encoded = name.encode()
     digest.update(struct.pack("<Q", len(encoded)) + encoded)
@@ -154,7 +186,7 @@ def _update_digest(digest: Any, name: str, data: bytes) -> None:
     digest.update(data)
 
 
-def _digest(members: list[tuple[str, bytes]]) -> str:
+def _digest(members: list[tuple[str, bytes | bytearray]]) -> str:
     """SHA-256 over the members' names, lengths and bytes, in order."""
     digest = hashlib.sha256()
     for name, data in members:
@@ -203,49 +235,140 @@ def _read_archive(data: bytes, where: str) -> tuple[dict[str, Any], dict[str, np
             f"{data[:8]!r}); save models with model.save(path)."
         )
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = archive.namelist()
-            if _HEADER not in names:
-                raise _Foreign(f"a ZIP archive without {_HEADER}")
-            if _CHECKSUM not in names:
-                raise _Broken(f"{_CHECKSUM} is missing")
-            members = [(name, archive.read(name)) for name in names if name != _CHECKSUM]
-            expected = archive.read(_CHECKSUM).decode("ascii").strip()
+        contents, expected = _read_members(data)
     except (_Foreign, _Broken) as problem:
         raise problem.as_error(where) from None
     except _ARCHIVE_ERRORS as error:
         raise ValueError(
             f"{where!r} is truncated or corrupted: it cannot be read as an archive ({error})."
         ) from None
-    if _digest(members) != expected:
+    if _digest(list(contents.items())) != expected:
         raise ValueError(
             f"{where!r} is corrupted: its SHA-256 checksum does not match its contents."
         )
-    contents = dict(members)
+    header = _parse_header(contents[_HEADER], where)
+    arrays = {}
+    for name, spec in header["arrays"].items():
+        member = f"{_ARRAYS}{name}.npy"
+        try:
+            if member not in contents:
+                raise ValueError(f"member {member!r} is missing")
+            array = _npy_array(contents[member])
+            if array.dtype.str != spec["dtype"] or list(array.shape) != spec["shape"]:
+                raise ValueError("it does not match its description in the header")
+        except ValueError as error:
+            raise ValueError(f"{where!r} has invalid arrays (array {name!r}: {error}).") from None
+        arrays[name] = array
+    return header, arrays
+
+
+def _read_members(data: bytes) -> tuple[dict[str, bytearray], str]:
+    """The members (but the checksum) by name, and the recorded checksum.
+
+    The members may decompress to ``min(MAX_EXPANSION * len(data), MAX_LOAD_BYTES)`` bytes
+    in all: declared sizes are checked before reading, and inflating stops at them.
+    """
+    budget = min(MAX_EXPANSION * len(data), MAX_LOAD_BYTES)
+    contents: dict[str, bytearray] = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = archive.infolist()
+        names = [info.filename for info in infos]
+        if _HEADER not in names:
+            raise _Foreign(f"a ZIP archive without {_HEADER}")
+        if _CHECKSUM not in names:
+            raise _Broken(f"{_CHECKSUM} is missing")
+        declared = sum(info.file_size for info in infos)
+        if declared > budget:
+            raise _Broken(
+                f"its members would decompress to {declared} bytes, more than this file of "
+                f"{len(data)} bytes may hold ({budget} bytes: {MAX_EXPANSION} times its size, "
+                f"at most archive.MAX_LOAD_BYTES = {MAX_LOAD_BYTES})"
+            )
+        for info in infos:
+            content = _read_member(archive, info)
+            if info.filename != _CHECKSUM:
+                contents[info.filename] = content
+        expected = bytes(_read_member(archive, archive.getinfo(_CHECKSUM)))
+    return contents, expected.decode("ascii").strip()
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytearray:
+    """One member's bytes, inflated a chunk at a time up to its declared size."""
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise _Broken(
+            f"member {info.filename!r} uses compression method {info.compress_type}; model "
+            "files hold stored (or deflated) members only"
+        )
+    buffer = bytearray(info.file_size)
+    view = memoryview(buffer)
+    filled = 0
+    with archive.open(info) as handle:
+        while filled < info.file_size:
+            chunk = handle.read(min(_READ_CHUNK, info.file_size - filled))
+            if not chunk:
+                break
+            view[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+        if filled < info.file_size or handle.read(1):
+            raise _Broken(f"member {info.filename!r} does not hold its declared size")
+    view.release()
+    return buffer
+
+
+def _parse_header(raw: bytearray, where: str) -> dict[str, Any]:
+    """The JSON header, checked against :mod:`~deep_learning_toolkit.header_schema`."""
     try:
-        header = json.loads(contents[_HEADER].decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        header = json.loads(bytes(raw).decode())
+    except RecursionError:
+        raise ValueError(f"{where!r} has an unreadable header (nested too deeply).") from None
+    except ValueError as error:  # not UTF-8, not JSON, an integer of too many digits
         raise ValueError(f"{where!r} has an unreadable header ({error}).") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         found = header.get("format") if isinstance(header, dict) else None
         raise ValueError(f"{where!r} is not a {FORMAT} file (its format field is {found!r}).")
     version = header.get("version")
-    if not isinstance(version, int) or not 1 <= version <= VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= VERSION:
         raise ValueError(
             f"{where!r} has format version {version!r}; this toolkit reads versions 1 to "
             f"{VERSION}. Upgrade deep_learning_toolkit to load it."
         )
-    arrays = {}
     try:
-        for name, spec in header["arrays"].items():
-            member = f"{_ARRAYS}{name}.npy"
-            array = np.lib.format.read_array(io.BytesIO(contents[member]), allow_pickle=False)
-            if array.dtype.str != spec["dtype"] or list(array.shape) != list(spec["shape"]):
-                raise ValueError(f"array {name!r} does not match its description")
-            arrays[name] = array
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise ValueError(f"{where!r} has invalid arrays ({error}).") from None
-    return header, arrays
+        check_header(header)
+    except ValueError as error:
+        raise ValueError(f"{where!r} has an invalid header: {error}.") from None
+    return header
+
+
+#: Bytes that hold a ``.npy`` preamble: magic, version, length and NumPy's largest header.
+_NPY_PREAMBLE = 12 + 10_000
+
+
+def _npy_array(raw: bytearray) -> np.ndarray:
+    """An array from ``.npy`` bytes whose header is checked before any allocation."""
+    handle = io.BytesIO(bytes(raw[:_NPY_PREAMBLE]))
+    try:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+        else:
+            raise ValueError(f".npy version {version} is not read")
+    except (ValueError, TypeError, SyntaxError, OverflowError) as error:
+        raise ValueError(f"unreadable .npy header ({error})") from None
+    if dtype.hasobject or dtype.kind not in _ARRAY_KINDS or dtype.fields or dtype.subdtype:
+        raise ValueError(f"dtype {dtype.str!r} is not a plain number type")
+    if any(size < 0 for size in shape):
+        raise ValueError(f"shape {shape} has a negative size")
+    count = math.prod(shape)
+    body = memoryview(raw)[handle.tell() :]
+    if len(body) != count * dtype.itemsize:
+        raise ValueError(
+            f"its header declares shape {shape} of {dtype.str} ({count * dtype.itemsize} "
+            f"bytes) but {len(body)} bytes of data follow"
+        )
+    array = np.frombuffer(body, dtype=dtype, count=count)
+    return array.reshape(shape, order="F" if fortran else "C").copy()
 
 
 class _Foreign(Exception):
