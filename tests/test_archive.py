@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 import struct
+import subprocess
+import sys
 import tracemalloc
 import zipfile
 import zlib
@@ -378,3 +382,136 @@ def test_fuzzed_files_raise_only_value_or_os_errors_within_memory(tmp_path, payl
     check()
     assert len(seen) >= FUZZ_CASES // 2
     assert sum(error is not None for error in seen) >= len(seen) // 2
+
+
+# ---------------------------------------------------------------------- saving
+def small_model() -> dlt.Sequential:
+    return dlt.Sequential([dlt.Dense(2, 2)], seed=0)
+
+
+def test_resaving_keeps_the_mode_of_the_file(tmp_path) -> None:
+    path = tmp_path / "secret.dltk"
+    small_model().save(path)
+    os.chmod(path, 0o600)
+    small_model().save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    os.chmod(path, 0o640)
+    small_model().save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_saving_to_a_symlink_writes_through_it(tmp_path, relative) -> None:
+    (tmp_path / "store").mkdir()
+    target = tmp_path / "store" / "model.dltk"
+    small_model().save(target)
+    link = tmp_path / "latest.dltk"
+    link.symlink_to(Path("store") / "model.dltk" if relative else target)
+    model = small_model()
+    model.set_params(np.arange(6.0))
+    model.save(link)
+    assert link.is_symlink() and os.readlink(link) == str(
+        Path("store") / "model.dltk" if relative else target
+    )
+    np.testing.assert_array_equal(load_model(target).params, np.arange(6.0))
+    assert sorted(os.listdir(tmp_path / "store")) == ["model.dltk"]
+
+
+def test_saving_to_a_dangling_symlink_creates_its_target(tmp_path) -> None:
+    link = tmp_path / "link.dltk"
+    link.symlink_to(tmp_path / "new.dltk")
+    small_model().save(link)
+    assert link.is_symlink() and (tmp_path / "new.dltk").is_file()
+
+
+def test_a_symlink_loop_is_refused_naming_the_path(tmp_path) -> None:
+    a, b = tmp_path / "a.dltk", tmp_path / "b.dltk"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(OSError) as error:
+        small_model().save(a)
+    assert str(a) in str(error.value) and ".tmp" not in str(error.value)
+    assert a.is_symlink() and b.is_symlink()
+
+
+def _name_max(directory: Path) -> int:
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):
+        return 255
+
+
+@pytest.mark.parametrize("length", [200, 236, 240, 250, 255])
+def test_long_names_save_and_load(tmp_path, length) -> None:
+    length = min(length, _name_max(tmp_path))
+    path = tmp_path / ("m" * (length - 5) + ".dltk")
+    small_model().save(path)
+    small_model().save(path)  # over an existing file too
+    assert os.listdir(tmp_path) == [path.name]
+    assert load_model(path).num_parameters == 6
+
+
+def test_a_long_name_of_multibyte_characters_saves(tmp_path) -> None:
+    name = "é" * ((_name_max(tmp_path) - 5) // 2) + ".dltk"  # 2 bytes each in UTF-8
+    small_model().save(tmp_path / name)
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_a_name_too_long_is_refused_naming_the_users_path(tmp_path) -> None:
+    path = tmp_path / ("m" * (_name_max(tmp_path) + 1))
+    with pytest.raises(OSError) as error:
+        small_model().save(path)
+    assert str(path) in str(error.value) and ".tmp" not in str(error.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_permission_errors_name_the_users_path(tmp_path, monkeypatch) -> None:
+    """As the OS reports them (simulated: the tests may run as root, who is never refused)."""
+    path = tmp_path / "model.dltk"
+    real_open = os.open
+
+    def refuse(name, flags, mode=0o777, **kwargs):
+        if flags & os.O_CREAT:
+            raise PermissionError(13, "Permission denied", os.fspath(name))
+        return real_open(name, flags, mode, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(PermissionError) as error:
+        small_model().save(path)
+    assert str(path) in str(error.value) and ".tmp" not in str(error.value)
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_temporary_files_of_an_interrupted_save_are_removed_by_the_next(tmp_path) -> None:
+    path = tmp_path / "model.dltk"
+    dead = _dead_pid()
+    stale = tmp_path / f".model.dltk.{dead}.0123abcd.tmp"
+    live = tmp_path / f".model.dltk.{os.getppid()}.0123abcd.tmp"
+    other = tmp_path / f".other.dltk.{dead}.0123abcd.tmp"
+    for leftover in (stale, live, other):
+        leftover.write_bytes(b"partial")
+    small_model().save(path)
+    assert sorted(os.listdir(tmp_path)) == sorted(["model.dltk", live.name, other.name])
+
+
+def test_a_killed_save_of_a_long_name_is_cleaned_up_too(tmp_path) -> None:
+    """A real interrupted save: a child process killed while it writes the temporary file."""
+    path = tmp_path / ("m" * (_name_max(tmp_path) - 5) + ".dltk")
+    script = (
+        "import os, signal, sys\n"
+        "from deep_learning_toolkit import archive\n"
+        "def stop(handle):\n"
+        "    handle.write(b'partial'); handle.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
+        "archive._write_atomically(archive.Path(sys.argv[1]), stop)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run([sys.executable, "-c", script, str(path)], env=env, check=False)
+    leftovers = os.listdir(tmp_path)
+    assert len(leftovers) == 1 and leftovers[0].endswith(".tmp")
+    small_model().save(path)
+    assert os.listdir(tmp_path) == [path.name]

@@ -21,7 +21,10 @@ A file is written to a temporary file in the same directory, flushed and ``fsync
 renamed over the target with :func:`os.replace` (atomic on POSIX and Windows) and the
 directory is ``fsync``-ed, so a crash or ``SIGKILL`` at any moment leaves either the previous
 file or the new one, never a mix. A writer killed mid-write can leave its temporary file
-(``.<name>.<pid>.<random>.tmp``) beside the target; it is never read and can be deleted.
+(``.<name>.<pid>.<random>.tmp``, the name shortened to fit ``NAME_MAX``) beside the target;
+it is never read, and the next save of the same file deletes it once that process is gone.
+The replaced file's permission bits are kept (a ``0600`` file stays private), and saving
+to a symbolic link replaces the file it points to, not the link.
 
 Loading checks, in this order, that the path is a file, that it is a ZIP archive of the
 toolkit, that every member's CRC and the SHA-256 digest match, and that the format version
@@ -61,12 +64,15 @@ checkpoint continues bit for bit with ``fit(..., initial_epoch=model.epochs_comp
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
 import math
 import os
+import re
 import secrets
+import stat
 import struct
 import zipfile
 import zlib
@@ -122,6 +128,11 @@ PathLike = str | os.PathLike
 def write_model_file(path: PathLike, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
     """Write ``header`` and ``arrays`` to ``path`` atomically; returns the path.
 
+    An existing file keeps its permission bits. A symbolic link is written through: the file
+    it points to is replaced atomically and the link stays (a dangling link gets its target
+    created). Names up to the file system's ``NAME_MAX`` work (the temporary file's name is
+    shortened to fit).
+
     Raises
     ------
     TypeError
@@ -130,16 +141,20 @@ def write_model_file(path: PathLike, header: dict[str, Any], arrays: dict[str, n
         If ``path`` is an existing directory.
     FileNotFoundError
         If the directory of ``path`` does not exist.
+    OSError
+        From the file system (permission denied, disk full, name too long, a loop of
+        links), naming ``path``, never the temporary file.
     """
     path = _check_path(path)
-    if path.is_dir():
+    target = _resolve_link(path)
+    if target.is_dir():
         raise ValueError(f"path {str(path)!r} is a directory; give a file name to save to.")
-    directory = path.parent
+    directory = target.parent
     if not directory.is_dir():
         raise FileNotFoundError(
             f"Cannot save to {str(path)!r}: the directory {str(directory)!r} does not exist."
         )
-    _write_atomically(path, lambda handle: _write_archive(handle, header, arrays))
+    _write_atomically(target, lambda handle: _write_archive(handle, header, arrays), path)
     return path
 
 
@@ -381,23 +396,120 @@ class _Broken(Exception):
         return ValueError(f"{where!r} is truncated or corrupted: {self}.")
 
 
-def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Replace ``path`` by what ``write`` writes; a crash leaves the old or the new file."""
+def _write_atomically(
+    path: Path, write: Callable[[BinaryIO], None], shown: Path | None = None
+) -> None:
+    """Replace ``path`` by what ``write`` writes; a crash leaves the old or the new file.
+
+    The new file keeps the permission bits of the file it replaces. Temporary files that an
+    interrupted save of ``path`` left (their process is gone) are deleted first. An
+    ``OSError`` names ``shown`` (the user's path; default ``path``), never the temporary file.
+    """
+    shown = path if shown is None else shown
     directory = path.parent
-    temporary = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    # O_EXCL: never follow or reuse another file; mode 0o666 lets the umask apply as usual.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    descriptor = os.open(temporary, flags, 0o666)
+    try:
+        _remove_stale_temporaries(path)
+        mode = _permissions(path)
+        temporary = directory / (
+            f".{_temporary_stem(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        )
+        # O_EXCL: never follow or reuse another file. A new file: mode 0o666 lets the umask
+        # apply as usual; a replacement: private until it has the replaced file's mode.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        descriptor = os.open(temporary, flags, 0o666 if mode is None else 0o600)
+    except OSError as error:
+        raise _naming(error, shown, path) from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(handle.fileno(), mode)
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except BaseException:
+        _fsync_directory(directory)
+    except BaseException as error:
         temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise _naming(error, shown, path) from None
         raise
-    _fsync_directory(directory)
+
+
+def _resolve_link(path: Path) -> Path:
+    """The file a symbolic link ``path`` points to (through any chain), else ``path``."""
+    if not path.is_symlink():
+        return path
+    target = Path(os.path.realpath(path))
+    if target.is_symlink():  # realpath stops at a link it cannot resolve: a loop
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path))
+    return target
+
+
+def _naming(error: OSError, shown: Path, target: Path) -> OSError:
+    """``error`` again (same errno and class), naming the user's path ``shown``."""
+    if error.errno is None:
+        return error
+    reason = error.strerror or str(error)
+    if target != shown:
+        reason += f" (saving through the link to {str(target)!r})"
+    return OSError(error.errno, reason, str(shown))
+
+
+def _permissions(path: Path) -> int | None:
+    """Permission bits of the existing file ``path``, or ``None`` if there is none."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode) & 0o777
+    except FileNotFoundError:
+        return None
+
+
+#: ``.<stem>.<pid>.<8 hex digits>.tmp``: a temporary file of a save in progress (or killed).
+_TEMPORARY = re.compile(r"\.(?P<stem>.+)\.(?P<pid>[0-9]{1,10})\.[0-9a-f]{8}\.tmp", re.DOTALL)
+#: Bytes a temporary name adds to its stem: two dots, a pid of up to 10 digits, ".<hex>.tmp".
+_TEMPORARY_EXTRA = 2 + 10 + 9 + 4
+
+
+def _temporary_stem(path: Path) -> str:
+    """``path``'s name, shortened so that its temporary file's name fits ``NAME_MAX``."""
+    try:
+        name_max = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):
+        name_max = 255
+    limit = max(1, name_max - _TEMPORARY_EXTRA)
+    stem = path.name[:limit]
+    while len(os.fsencode(stem)) > limit:
+        stem = stem[:-1]
+    return stem
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete what killed saves of ``path`` left beside it: temporary files whose writing
+    process no longer runs (best effort; POSIX only, where a pid can be probed)."""
+    if os.name != "posix":
+        return
+    stem = _temporary_stem(path)
+    try:
+        with os.scandir(path.parent) as entries:
+            for entry in entries:
+                match = _TEMPORARY.fullmatch(entry.name)
+                if match is None or match["stem"] != stem or _process_runs(int(match["pid"])):
+                    continue
+                if entry.is_file(follow_symlinks=False):
+                    os.unlink(entry.path)
+    except OSError:
+        pass  # an unreadable directory, or another save removed the file first
+
+
+def _process_runs(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True  # another user's process (EPERM), or a pid the system cannot have
+    return True
 
 
 def _fsync_directory(directory: Path) -> None:
