@@ -22,7 +22,12 @@ from typing import NoReturn
 
 from .baselines.torch_twin import TWIN_NAME
 from .distributed import BACKENDS, ray_session
-from .experiments.comparison import Comparison, make_plots, run_comparison
+from .experiments.comparison import (
+    Comparison,
+    check_output_directory,
+    make_plots,
+    run_comparison,
+)
 from .experiments.setup import (
     DATASETS,
     DEFAULT_LR,
@@ -54,6 +59,7 @@ __all__ = [
     "prepare_data",
     "run_comparison",
 ]
+
 
 # ---------------------------------------------------------------------- command line
 def _comma_list(text: str) -> list[str]:
@@ -194,8 +200,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     Bad input (an invalid option, or a ``ValueError``, ``TypeError``, ``OSError`` such as
     ``FileNotFoundError``, or ``ImportError`` from the library) is written as one line
     ``dltk-train: error: ...`` on stderr and exits with status 2 (``SystemExit``, as argparse
-    does), never with a traceback; a diverged run (``FloatingPointError``) exits with status
-    1 and a Ctrl-C, after the current batch and the log flush, with status 130. Any other
+    does), never with a traceback. Every output directory (``--logdir``, ``--plots-dir``) is
+    created and probed for writing before any training. A diverged run
+    (``FloatingPointError``) exits with status 1 and a Ctrl-C, after the current batch and
+    the log flush, with status 130. The results table is printed before the plots are
+    written: an I/O error then (a full disk) exits with status 1 after the table. Any other
     exception is a bug and keeps its traceback.
     """
     parser = build_parser()
@@ -203,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.ray_address is not None and args.backend != "ray":
         parser.error("--ray-address needs --backend ray")
     methods = [name for item in args.methods for name in _comma_list(item)]
+    _check_outputs(args)
     old = _existing_runs(args.logdir, args.dataset, [*methods, TWIN_NAME])
     if old:
         print(
@@ -211,12 +221,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             "show the old points too (use a new --logdir for a clean view).",
             file=sys.stderr,
         )
+    comparison = _train(args, methods)
+    _report(comparison)
+    if args.plots_dir is not None:
+        _write_plots(comparison, Path(args.plots_dir))
+    return 0
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output location is creatable and writable, and plotting installed: before
+    training, not after."""
+    try:
+        check_output_directory("--logdir", args.logdir)
+        check_output_directory("--plots-dir", args.plots_dir)
+        if args.plots_dir is not None:
+            from .viz.plots import require_plotting
+
+            require_plotting()
+    except (ImportError, OSError, TypeError, ValueError) as error:
+        _fail(error)
+
+
+def _train(args: argparse.Namespace, methods: list[str]) -> Comparison:
+    """The comparison (plots are written later, after the table is printed)."""
     try:
         session = (
             ray_session(args.ray_address) if args.backend == "ray" else contextlib.nullcontext()
         )
         with session:
-            comparison = run_comparison(
+            return run_comparison(
                 dataset=args.dataset,
                 methods=methods,
                 epochs=args.epochs,
@@ -227,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 activation=args.activation,
                 seed=args.seed,
                 logdir=args.logdir,
-                plots_dir=args.plots_dir,
+                plots_dir=None,
                 torch_baseline=not args.no_torch,
                 verbose=0 if args.quiet else 1,
                 backend=args.backend,
@@ -236,8 +269,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(error)
     except FloatingPointError as error:
         _fail(f"training diverged: {error}", EXIT_FAILED)
-    except KeyboardInterrupt as error:
-        _fail(f"interrupted: {error}" if str(error) else "interrupted", EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        logs = (
+            ""
+            if args.logdir is None
+            else f"; the TensorBoard logs written so far are under {args.logdir}"
+        )
+        _fail(
+            "interrupted (Ctrl-C) during training; the command line saves no checkpoints, so "
+            f"run it again to repeat the comparison{logs}",
+            EXIT_INTERRUPTED,
+        )
+
+
+def _report(comparison: Comparison) -> None:
+    """Print the setup, the results table and where the logs went."""
     print(describe_setup(comparison))
     print()
     print(comparison.table())
@@ -254,11 +300,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"TensorBoard logs: {where}/<run>/{{train,validation}} "
             f"(view with: tensorboard --logdir {comparison.logdir})"
         )
-    if comparison.plots:
-        print(f"Plots ({len(comparison.plots)} PNG files):")
-        for path in comparison.plots.values():
-            print(f"  {path}")
-    return 0
+    sys.stdout.flush()
+
+
+def _write_plots(comparison: Comparison, plots_dir: Path) -> None:
+    """Save the figures after the table is out; an I/O error now loses no result."""
+    try:
+        comparison.plots = make_plots(
+            comparison.histories, plots_dir, comparison.split.name, comparison.task
+        )
+    except (OSError, ValueError) as error:
+        _fail(
+            f"the results above are complete, but writing the plots to {str(plots_dir)!r} "
+            f"failed: {error}",
+            EXIT_FAILED,
+        )
+    print(f"Plots ({len(comparison.plots)} PNG files):")
+    for path in comparison.plots.values():
+        print(f"  {path}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ in a table. :func:`run_comparison` returns the histories; the command line only 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,8 +233,8 @@ def run_comparison(
     activation = check_choice("activation", activation, HIDDEN_ACTIVATIONS)
     seed = check_int("seed", seed, minimum=0)
     backend = check_backend(backend)
-    _check_output_directory("logdir", logdir)
-    _check_output_directory("plots_dir", plots_dir)
+    check_output_directory("logdir", logdir)
+    check_output_directory("plots_dir", plots_dir)
     if plots_dir is not None:
         from ..viz.plots import require_plotting
 
@@ -311,17 +312,31 @@ def run_comparison(
     return comparison
 
 
-def _check_output_directory(name: str, path: str | os.PathLike | None) -> None:
-    """Refuse, before any training, an output directory that is an existing file."""
+def check_output_directory(name: str, path: str | os.PathLike | None) -> None:
+    """Refuse, before any training, an output directory that cannot be created or written.
+
+    The directory is created if it does not exist (with its parents), and a probe file is
+    created in it and deleted. ``name`` is how the caller calls the setting (``plots_dir``,
+    ``--plots-dir``); errors name it and ``path`` on one line.
+    """
     if path is None:
         return
     if not isinstance(path, (str, os.PathLike)) or not str(path):
         raise TypeError(f"{name} must be a directory path or None; got {describe(path)}.")
-    for parent in (Path(path), *Path(path).parents):
+    directory = Path(path)
+    for parent in (directory, *directory.parents):
         if parent.exists() and not parent.is_dir():
             raise ValueError(
                 f"{name} {str(path)!r} cannot be a directory: {str(parent)!r} is a file."
             )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        where = f" ({error.filename})" if error.filename not in (None, str(path)) else ""
+        raise type(error)(f"{name} {str(path)!r} cannot be written: {reason}{where}.") from None
 
 
 def make_plots(
