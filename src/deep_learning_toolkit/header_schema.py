@@ -213,6 +213,10 @@ def _check_optimizer(optimizer: dict[str, Any]) -> None:
     _get(optimizer, "name", "optimizer", "str")
     hyperparameters = _get(optimizer, "hyperparameters", "optimizer", "object")
     for key, value in hyperparameters.items():
+        if key == "lr_schedule" and isinstance(value, dict):  # {"class_name", "config"}
+            _get(value, "class_name", "optimizer.hyperparameters.lr_schedule", "str")
+            _get(value, "config", "optimizer.hyperparameters.lr_schedule", "object")
+            continue
         if not (value is None or isinstance(value, (bool, int, float, str))):
             raise _fail(f"optimizer.hyperparameters.{key}", "a number, bool or string", value)
     _get(optimizer, "step", "optimizer", "int>=0")
