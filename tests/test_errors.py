@@ -751,7 +751,7 @@ def test_the_real_command_line_prints_one_line_and_exits_with_2(argv):
 def test_a_diverging_run_is_one_line_and_exit_status_1(capsys):
     pytest.importorskip("sklearn")
     with pytest.raises(SystemExit) as exit_info:
-        main([*CLI_BASE, "--methods", "forward", "--lr", "1e308"])
+        main([*CLI_BASE, "--methods", "forward", "--lr", "1e308"])  # parameters overflow
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert err.startswith("dltk-train: error: training diverged: ") and err.count("\n") == 1

@@ -211,14 +211,8 @@ def _check_formula(formula: dict[str, Any], path: str, points: int) -> None:
 
 def _check_optimizer(optimizer: dict[str, Any]) -> None:
     _get(optimizer, "name", "optimizer", "str")
-    hyperparameters = _get(optimizer, "hyperparameters", "optimizer", "object")
-    for key, value in hyperparameters.items():
-        if key == "lr_schedule" and isinstance(value, dict):  # {"class_name", "config"}
-            _get(value, "class_name", "optimizer.hyperparameters.lr_schedule", "str")
-            _get(value, "config", "optimizer.hyperparameters.lr_schedule", "object")
-            continue
-        if not (value is None or isinstance(value, (bool, int, float, str))):
-            raise _fail(f"optimizer.hyperparameters.{key}", "a number, bool or string", value)
+    # Values: numbers, flags, a schedule's config; the optimizer checks them as it loads.
+    _get(optimizer, "hyperparameters", "optimizer", "object")
     _get(optimizer, "step", "optimizer", "int>=0")
     shape = _get(optimizer, "shape", "optimizer", "list", optional=True)
     if shape is not None:

@@ -64,8 +64,9 @@ def series_terms(radius: float) -> int | None:
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
     """``log(softmax(z))`` over the last axis, relative to the row maximum (no overflow)."""
-    shifted = z - z.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    with np.errstate(over="ignore", invalid="ignore"):  # infinite logits: the loss says so
+        shifted = z - z.max(axis=-1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def log_sum_exp_change(log_p: np.ndarray, D: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice, check_float, check_int, describe
+from .._validation import check_bool, check_choice, check_float, check_int, describe
 from ..data.batching import minibatch_indices
 from .callbacks import Callback, CallbackList
 from .history import History
@@ -127,7 +127,7 @@ def check_fit_arguments(
         epochs=epochs,
         initial_epoch=initial_epoch,
         batch_size=batch_size,
-        shuffle=bool(shuffle),
+        shuffle=check_bool("shuffle", shuffle),
         seed=check_int("seed", seed, minimum=0),
         verbose=check_int("verbose", verbose, minimum=0, maximum=2),
         on_non_finite=check_choice("on_non_finite", on_non_finite, NON_FINITE_ACTIONS),
@@ -205,9 +205,7 @@ def train(
     """Run ``loop`` on ``trainee`` (which has ``history``, ``stop_training``,
     ``epochs_completed``, ``batches_completed``); returns this call's History (see
     ``Sequential.fit``). Nothing of the trainee changes if the callbacks are refused."""
-    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
-        raise TypeError(f"callbacks must be a list of Callback instances; got {callbacks!r}.")
-    extra: list[Callback] = list(callbacks or [])
+    extra: list[Callback] = CallbackList.checked(callbacks)
     args = loop.args
     if args.verbose:
         extra.append(ProgressBar(args.epochs, args.initial_epoch, name, args.verbose))
