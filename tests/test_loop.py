@@ -125,7 +125,7 @@ def test_a_refused_start_keeps_the_history(tmp_path):
             callbacks=[dlt.TensorBoardLogger(blocked / "logs")],
         )
     assert model.history.to_dict() == before and model.epochs_completed == 2
-    with pytest.raises(TypeError, match="callbacks must be a list of Callback instances"):
+    with pytest.raises(TypeError, match="callbacks must be a list of callbacks"):
         model.fit(X, y, epochs=4, callbacks=dlt.EarlyStopping())
     assert model.history.to_dict() == before
 
