@@ -37,7 +37,7 @@ from ..training.loop import (
     train,
 )
 from ..training.metrics import metric_scores
-from . import twin_dense  # noqa: F401  (registers the Dense twin)
+from . import twin_conv, twin_dense  # noqa: F401  (register the Conv1D/Conv2D and Dense twins)
 from .twin_registry import TWIN_BUILDERS, TwinParameter
 
 if TYPE_CHECKING:

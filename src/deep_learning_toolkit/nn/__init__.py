@@ -5,6 +5,7 @@ package (``deep_learning_toolkit.model``).
 """
 
 from .activations import ACTIVATIONS, Activation, get_activation
+from .conv import Conv1D, Conv2D
 from .dense import Dense
 from .initializers import INITIALIZERS, get_initializer
 from .layer import LAYER_TYPES, Layer, layer_from_config, register_layer
@@ -26,6 +27,8 @@ __all__ = [
     "LOSSES",
     "Activation",
     "BinaryCrossEntropy",
+    "Conv1D",
+    "Conv2D",
     "CrossEntropy",
     "Dense",
     "Layer",
