@@ -17,6 +17,7 @@ from deep_learning_toolkit.gradients import engine, reference_gradient
 from deep_learning_toolkit.gradients.complex_step import complex_step_gradient
 from deep_learning_toolkit.io import load_model
 from deep_learning_toolkit.nn import Conv1D, Conv2D, layer_from_config
+from deep_learning_toolkit.nn.perturbation import ChannelChange
 from deep_learning_toolkit.numdiff import METHODS, get_stencil
 
 torch = pytest.importorskip("torch")
@@ -68,15 +69,15 @@ def cnn(kind: str, activation: str = "tanh", seed: int = 0, noise: float = 0.3):
         shape = (2, 11)
         layers = [
             Conv1D(2, 3, 3, stride=2, padding=1, activation=activation),
-            Conv1D(3, 4, 2, activation=activation),
+            Conv1D(3, 4, 2, stride=2, padding=1, activation=activation),
             _Flatten(),
-            dlt.Dense(20, 3),
+            dlt.Dense(16, 3),
         ]
     else:
         shape = (2, 6, 6)
         layers = [
             Conv2D(2, 3, (3, 2), stride=(2, 1), padding=(1, 0), activation=activation),
-            Conv2D(3, 2, 2, activation=activation),
+            Conv2D(3, 2, 2, stride=(1, 2), padding=(1, 0), activation=activation),
             _Flatten(),
             dlt.Dense(16, 3),
         ]
@@ -218,6 +219,24 @@ def test_the_hook_changes_one_channel_and_leaves_the_model_alone():
         others = np.arange(3) != channel
         np.testing.assert_array_equal(change.values[m][:, others], out[:, others])
     model.set_params(before)
+
+
+@pytest.mark.parametrize("kind", ["1d", "2d"])
+@pytest.mark.parametrize("imaginary", [False, True])
+def test_a_convolution_after_a_channel_change_convolves_the_change_alone(kind, imaginary):
+    model, X, _ = cnn(kind)
+    first, second = model.layers[:2]
+    acts = model.activations(X)
+    deltas = np.array([0.3, -0.2, 0.1, 0.25]) * (1j if imaginary else 1)
+    index = np.array([0, 5, first.num_parameters - 1, 9])
+    scratch = engine._Scratch()
+    change = first.perturb(first.perturbation_cache(X, acts[1]), index, deltas, scratch)
+    assert isinstance(change, ChannelChange)
+    changed = change.values[np.arange(4), :, change.channels]  # (M, N, *spatial)
+    np.testing.assert_allclose(change.u, changed - acts[1][:, change.channels].swapaxes(0, 1))
+    result = second.propagate(second.perturbation_cache(acts[1], acts[2]), change, scratch)
+    expected = second.forward_stack(change.values)
+    np.testing.assert_allclose(result.values, expected, rtol=1e-13, atol=1e-15)
 
 
 # ---------------------------------------------------------------------- twin, saving

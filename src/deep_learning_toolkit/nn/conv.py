@@ -33,7 +33,7 @@ from .._validation import check_choice, check_int, describe
 from .activations import Activation, get_activation
 from .initializers import INITIALIZERS
 from .layer import Layer, register_layer
-from .perturbation import Change, FullChange, Scratch
+from .perturbation import Change, ChannelChange, FullChange, Scratch
 
 #: Kernel initialisations by name; ``"auto"``: He for rectifiers, Glorot otherwise.
 CONV_INITIALIZERS = ("auto", *INITIALIZERS)
@@ -49,6 +49,7 @@ class ConvCache:
     rows: np.ndarray  # [P; ones] (in * k + 1, N * positions): a row gathers contiguously
     pre_T: np.ndarray  # W @ P + b (out, N * positions): channel-major pre-activation
     out: np.ndarray  # the layer's output (N, out, *spatial)
+    out_T: np.ndarray  # the output, channel-major (out, N * positions)
 
 
 def _sizes(layer: str, name: str, value: Any, n: int, minimum: int) -> tuple[int, ...]:
@@ -140,14 +141,28 @@ class _Conv(Layer):
         """Entries of one window: ``in_channels * prod(kernel_size)``."""
         return self.in_channels * math.prod(self.kernel_size)
 
+    def _padded(self, x: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray:
+        """``x`` with zeros around its spatial (last) axes; written into ``buffer`` if given."""
+        if not any(self.padding):
+            return x
+        if buffer is None:
+            return np.pad(x, [(0, 0)] * (x.ndim - self.spatial) + [(p, p) for p in self.padding])
+        buffer.fill(0)
+        inner = (slice(p, p + n) for p, n in zip(self.padding, x.shape[-self.spatial :]))
+        buffer[(..., *inner)] = x
+        return buffer
+
+    def _strided(self, padded: np.ndarray) -> np.ndarray:
+        """View ``(a, b, *positions, *kernel)`` of the windows of ``padded`` ``(a, b, *space)``."""
+        axes = tuple(range(2, 2 + self.spatial))
+        windows = sliding_window_view(padded, self.kernel_size, axis=axes)
+        return windows[(slice(None), slice(None), *(slice(None, None, t) for t in self.stride))]
+
     def _windows(self, x: np.ndarray) -> np.ndarray:
         """Strided view ``(in, *kernel, N, *positions)`` of the windows of the padded ``x``."""
         self.output_shape(x.shape[1:])  # a misfit raises, naming the layer and the shapes
-        if any(self.padding):
-            x = np.pad(x, ((0, 0), (0, 0), *((p, p) for p in self.padding)))
         s = self.spatial
-        windows = sliding_window_view(x, self.kernel_size, axis=tuple(range(2, 2 + s)))
-        windows = windows[(slice(None), slice(None), *(slice(None, None, t) for t in self.stride))]
+        windows = self._strided(self._padded(x))
         return windows.transpose(1, *range(2 + s, 2 + 2 * s), 0, *range(2, 2 + s))
 
     def _pre_T(self, patches: np.ndarray) -> np.ndarray:
@@ -194,11 +209,12 @@ class _Conv(Layer):
         rows = np.empty((self.patch_size + 1, out.shape[0] * math.prod(out.shape[2:])), x.dtype)
         rows[:-1].reshape(windows.shape)[...] = windows
         rows[-1] = 1.0
-        return ConvCache(rows, self._pre_T(rows[:-1]), out)
+        out_T = np.ascontiguousarray(out.swapaxes(0, 1)).reshape(self.out_channels, -1)
+        return ConvCache(rows, self._pre_T(rows[:-1]), out, out_T)
 
     def perturb(
         self, cache: ConvCache, index: np.ndarray, deltas: np.ndarray, scratch: Scratch
-    ) -> Change:
+    ) -> ChannelChange:
         """Outputs with ``W``/``b`` entry ``index[m]`` moved by ``deltas[m]``: one channel each."""
         index = np.asarray(index)
         n_weights = self.out_channels * self.patch_size
@@ -207,10 +223,11 @@ class _Conv(Layer):
         rows = np.where(bias, self.patch_size, index % self.patch_size)
         M, out = len(index), cache.out
         dtype = np.result_type(cache.rows, deltas)
+        real = dtype == np.float64
         key = f"{id(self)}"
         shift = scratch(key + "shift", (M, cache.rows.shape[1]), dtype)
         z = scratch(key + "z", shift.shape, dtype)
-        if dtype == np.float64:
+        if real:
             np.take(cache.rows, rows, axis=0, out=shift)
             np.take(cache.pre_T, channels, axis=0, out=z)
         else:
@@ -218,15 +235,44 @@ class _Conv(Layer):
             z[...] = cache.pre_T[channels]
         shift *= deltas[:, None]
         z += shift
-        changed = self._activate(z.reshape(M, out.shape[0], *out.shape[2:]))
+        per_channel = (M, out.shape[0], *out.shape[2:])
+        changed = self._activate(z.reshape(per_channel))
         values = scratch(key + "values", (M, *out.shape), dtype)
         values[...] = out
         values[np.arange(M), :, channels] = changed
-        return FullChange(values)
+        if real:
+            np.take(cache.out_T, channels, axis=0, out=shift)
+        else:
+            shift[...] = cache.out_T[channels]
+        u = np.subtract(changed, shift.reshape(per_channel), out=shift.reshape(per_channel))
+        return ChannelChange(values, channels, u)
 
     def propagate(self, cache: ConvCache, change: Change, scratch: Scratch) -> Change | None:
-        """``None``: a changed input goes through :meth:`forward_stack` (the generic path)."""
-        return None
+        """Outputs for an input whose channel ``i[m]`` changes by ``u[m]``: the pre-activation
+        moves by ``conv(u[m], W[:, i[m]])``, one input channel's work instead of all of them.
+        ``None`` (the generic path) for any other change."""
+        if not isinstance(change, ChannelChange):
+            return None
+        u, out = change.u, cache.out
+        M, N, s = len(u), len(out), self.spatial
+        dtype = np.result_type(u, self.W)
+        key = f"{id(self)}"
+        space = tuple(n + 2 * p for n, p in zip(u.shape[2:], self.padding))
+        buffer = scratch(key + "padded", (M, N, *space), dtype) if any(self.padding) else None
+        windows = self._strided(self._padded(u, buffer))  # (M, N, *positions, *kernel)
+        k, width = math.prod(self.kernel_size), cache.rows.shape[1]
+        patches = scratch(key + "patches", (M, k, width), dtype)
+        patches.reshape(M, *self.kernel_size, N, *out.shape[2:])[...] = windows.transpose(
+            0, *range(2 + s, 2 + 2 * s), 1, *range(2, 2 + s)
+        )
+        kernels = self.W.reshape(self.out_channels, self.in_channels, k)[:, change.channels]
+        z = scratch(key + "propagated_z", (M, self.out_channels, width), dtype)
+        np.matmul(kernels.transpose(1, 0, 2), patches, out=z)
+        z += cache.pre_T
+        values = scratch(key + "propagated", (M, *out.shape), dtype)
+        channels_last = z.reshape(M, self.out_channels, N, -1).swapaxes(1, 2)
+        values.reshape(M, N, self.out_channels, -1)[...] = channels_last
+        return FullChange(self._activate(values))
 
 
 class Conv1D(_Conv):
