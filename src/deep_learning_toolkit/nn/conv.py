@@ -48,6 +48,7 @@ class ConvCache:
 
     rows: np.ndarray  # [P; ones] (in * k + 1, N * positions): a row gathers contiguously
     pre_T: np.ndarray  # W @ P + b (out, N * positions): channel-major pre-activation
+    pre: np.ndarray  # the same, sample-major (N, out, positions)
     out: np.ndarray  # the layer's output (N, out, *spatial)
     out_T: np.ndarray  # the output, channel-major (out, N * positions)
 
@@ -210,7 +211,9 @@ class _Conv(Layer):
         rows[:-1].reshape(windows.shape)[...] = windows
         rows[-1] = 1.0
         out_T = np.ascontiguousarray(out.swapaxes(0, 1)).reshape(self.out_channels, -1)
-        return ConvCache(rows, self._pre_T(rows[:-1]), out, out_T)
+        pre_T = self._pre_T(rows[:-1])
+        pre = np.ascontiguousarray(pre_T.reshape(self.out_channels, len(x), -1).swapaxes(0, 1))
+        return ConvCache(rows, pre_T, pre, out, out_T)
 
     def perturb(
         self, cache: ConvCache, index: np.ndarray, deltas: np.ndarray, scratch: Scratch
@@ -268,10 +271,9 @@ class _Conv(Layer):
         kernels = self.W.reshape(self.out_channels, self.in_channels, k)[:, change.channels]
         z = scratch(key + "propagated_z", (M, self.out_channels, width), dtype)
         np.matmul(kernels.transpose(1, 0, 2), patches, out=z)
-        z += cache.pre_T
         values = scratch(key + "propagated", (M, *out.shape), dtype)
-        channels_last = z.reshape(M, self.out_channels, N, -1).swapaxes(1, 2)
-        values.reshape(M, N, self.out_channels, -1)[...] = channels_last
+        change_by_sample = z.reshape(M, self.out_channels, N, -1).swapaxes(1, 2)
+        np.add(change_by_sample, cache.pre, out=values.reshape(M, N, self.out_channels, -1))
         return FullChange(self._activate(values))
 
 
