@@ -1,8 +1,8 @@
 """Time per gradient of small CNNs: the engine vs the plain per-parameter loop vs torch autograd.
 
 Run ``python benchmarks/conv.py`` (``--quick`` for fewer repeats, ``--profile`` to print
-where the engine's time goes). Every figure is measured in this run, on the same data and
-parameters; nothing is hard-coded. Networks:
+where the engine's time goes: each layer's share). Every figure is measured in this run, on
+the same data and parameters; nothing is hard-coded. Networks:
 
 * ``1-D CNN``: generated signals (sine, square, sawtooth; random frequency, phase and noise),
   1 channel of length 32, batch 64: Conv1D(1, 8, 5, tanh) - Conv1D(8, 16, 5, stride 2, tanh) -
@@ -19,8 +19,6 @@ torch autograd (float64, the model's PyTorch twin, forward + backward), with the
 from __future__ import annotations
 
 import argparse
-import cProfile
-import pstats
 import time
 from collections.abc import Callable
 
@@ -127,19 +125,43 @@ def torch_time(model: dlt.Sequential, X: np.ndarray, y: np.ndarray, repeats: int
     return min(times)
 
 
-def profile(methods: list[str]) -> None:
-    """The engine's hottest functions on each network (cProfile, cumulative time)."""
-    for label, build, batch in NETWORKS[:2]:
+def profile(methods: list[str], repeats: int) -> None:
+    """Where the engine's time goes: each layer's share, one thread (BLAS too, as the engine's
+    workers run it), best of ``repeats``; the perturbations of a layer's parameters are
+    followed through all the layers after it."""
+    from deep_learning_toolkit.gradients import engine
+    from deep_learning_toolkit.numdiff import get_stencil, resolve_steps
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # BLAS keeps its threads: slower, the same shares roughly
+        threadpool_limits = None
+    limit = threadpool_limits(1) if threadpool_limits is not None else None
+    print("| network | batch | method | layer | parameters | ms (one thread) | share |")
+    print("|---|---:|---|---|---:|---:|---:|")
+    for label, build, batch in NETWORKS:
         model, X, y = build(batch)
         model.compile(loss="cross_entropy", optimizer="sgd")
+        X, targets = model._prepare(X, y)
         for method in methods:
-            print(f"\n### {label}, batch {batch}, {method}")
-            profiler = cProfile.Profile()
-            profiler.enable()
-            for _ in range(5):
-                model.loss_and_gradient(X, y, method=method)
-            profiler.disable()
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
+            stencil = get_stencil(method)
+            steps = resolve_steps(model.params, stencil)
+            step = engine.GradientStep(model, X, targets, model.loss, stencil, steps)
+            chunks = step.chunks(engine.DEFAULT_MEMORY_BUDGET, None, 1)
+            times = {}
+            for index, layer in enumerate(model.layers):
+                mine = [chunk for chunk in chunks if chunk.layer == index]
+                if mine:
+                    run = lambda: [step.chunk_gradient(chunk) for chunk in mine]  # noqa: E731
+                    times[index] = (layer, best_time(run, repeats))
+            total = sum(seconds for _, seconds in times.values())
+            for index, (layer, seconds) in times.items():
+                print(
+                    f"| {label} | {batch} | {method} | {index}: {layer!r} | "
+                    f"{layer.num_parameters} | {seconds * 1e3:.2f} | {seconds / total:.0%} |"
+                )
+    if limit is not None:
+        limit.unregister()
 
 
 def main() -> None:
@@ -149,10 +171,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="where the engine's time goes")
     args = parser.parse_args()
     methods = args.methods.split(",")
-    if args.profile:
-        profile(methods)
-        return
     repeats = 5 if args.quick else 20
+    if args.profile:
+        profile(methods, repeats)
+        return
     print("ms per gradient (best of repeats); loop = one forward pass per perturbed loss\n")
     columns = ["network", "batch", "P", "method", "engine", "loop", "autograd"]
     print("| " + " | ".join([*columns, "loop/engine", "engine/autograd"]) + " |")

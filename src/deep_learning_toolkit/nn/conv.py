@@ -15,8 +15,11 @@ Engine hook: a perturbation ``delta`` of ``W[o, i, j...]`` changes only output c
 whose pre-activation moves by ``delta`` times row ``(i, j...)`` of ``P`` (the slice of input
 channel ``i`` seen through kernel offset ``j``, shifted by the stride); a bias ``b[o]`` moves
 it by ``delta`` everywhere (a row of ones appended to ``P``). The perturbed outputs are the
-unperturbed ones with channel ``o`` replaced by ``activation(pre[:, o] + delta * row)``; the
-layers after the convolution are recomputed on that stack, batched over the chunk.
+unperturbed ones with channel ``o`` replaced by ``activation(pre[:, o] + delta * row)``, a
+:class:`~deep_learning_toolkit.nn.perturbation.ChannelChange`: to the layers after it a plain
+stack of outputs (recomputed by them, batched over the chunk), except to a convolution, whose
+pre-activation then moves by the change ``u`` of that one channel convolved with the kernels
+``W[:, i]`` of that one input channel (``in_channels`` times less work than its forward pass).
 """
 
 from __future__ import annotations
@@ -203,6 +206,16 @@ class _Conv(Layer):
             "activation": self.activation.name,
             "init": self.init,
         }
+
+    def __repr__(self) -> str:
+        config = {
+            key: tuple(value) if isinstance(value, list) else value
+            for key, value in self.config().items()
+        }
+        defaults = {"stride": 1, "padding": 0, "activation": "linear", "init": "auto"}
+        shown = [f"{config[k]!r}" for k in ("in_channels", "out_channels", "kernel_size")]
+        shown += [f"{k}={config[k]!r}" for k, v in defaults.items() if config[k] != v]
+        return f"{self.type_name}({', '.join(shown)})"
 
     # ------------------------------------------------------------------ engine hook
     def perturbation_cache(self, x: np.ndarray, out: np.ndarray) -> ConvCache:
