@@ -166,7 +166,7 @@ CASES = [("1d", "tanh"), ("1d", "relu"), ("2d", "sigmoid"), ("2d", "softmax"), (
 
 
 @pytest.mark.parametrize(("kind", "activation"), CASES)
-@pytest.mark.parametrize("chunk_size", [None, 1, 7])
+@pytest.mark.parametrize("chunk_size", [None, 3])
 def test_engine_equals_the_reference_loop(kind, activation, chunk_size):
     """The hook's outputs are the perturbed forward passes: <= 1e-12 at h = 1/8."""
     model, X, y = cnn(kind, activation)
