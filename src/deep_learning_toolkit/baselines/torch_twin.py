@@ -36,7 +36,7 @@ from ..training.loop import (
     train,
 )
 from ..training.metrics import metric_scores
-from . import twin_dense, twin_layers  # noqa: F401  (importing them registers the layers' twins)
+from . import twin_conv, twin_dense, twin_layers  # noqa: F401  (importing them registers the twins)
 from .twin_registry import TWIN_BUILDERS, TwinParameter
 
 if TYPE_CHECKING:

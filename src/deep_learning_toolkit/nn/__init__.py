@@ -7,6 +7,7 @@ package (``deep_learning_toolkit.model``).
 from .activation_layer import Activation
 from .activations import ACTIVATIONS, get_activation
 from .activations import Activation as ActivationFunction
+from .conv import Conv1D, Conv2D
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
@@ -37,6 +38,8 @@ __all__ = [
     "AvgPool2D",
     "BatchNorm",
     "BinaryCrossEntropy",
+    "Conv1D",
+    "Conv2D",
     "CrossEntropy",
     "Dense",
     "Dropout",

@@ -1,6 +1,7 @@
 """The built-in layers, by name (each lives in its own module; this is the index)."""
 
 from .activation_layer import Activation
+from .conv import Conv1D, Conv2D
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
@@ -15,6 +16,8 @@ __all__ = [
     "AvgPool1D",
     "AvgPool2D",
     "BatchNorm",
+    "Conv1D",
+    "Conv2D",
     "Dense",
     "Dropout",
     "Embedding",
