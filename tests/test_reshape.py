@@ -82,3 +82,34 @@ def test_misfit_after_flatten_names_the_layers_and_shapes():
         model.predict(np.zeros((2, 2, 3)))
     assert not model.built
     assert model.predict(np.zeros((2, 2, 3, 4))).shape == (2, 3)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "linear"])
+def test_the_block_path_after_flatten_equals_the_reference_loop(activation):
+    """Conv -> Conv -> Flatten -> Dense: a kernel perturbation changes one channel, which
+    Flatten turns into one block of columns and Dense multiplies by those rows of W alone."""
+    from deep_learning_toolkit.gradients import engine, reference_gradient
+    from deep_learning_toolkit.numdiff import METHODS, get_stencil
+
+    rng = np.random.default_rng(0)
+    model = dlt.Sequential(
+        [
+            dlt.Conv2D(1, 4, 3, padding=1, activation=activation),
+            dlt.Conv2D(4, 3, 3, activation="tanh"),
+            dlt.Flatten(),
+            dlt.Dense(3 * 6 * 6, 5, activation="sigmoid"),
+            dlt.Dense(5, 3),
+        ],
+        seed=0,
+        input_shape=(1, 8, 8),
+    )
+    model.compile(optimizer="sgd")
+    X, targets = model._prepare(rng.normal(size=(10, 1, 8, 8)), rng.integers(0, 3, 10))
+    steps = np.full(model.num_parameters, 0.125)
+    for name in METHODS:
+        stencil = get_stencil(name)
+        fast = engine.batched_gradient(
+            model, X, targets, model.loss, stencil, steps, chunk_size=7
+        ).gradient
+        slow = reference_gradient(model, X, targets, model.loss, stencil, steps).gradient
+        assert np.abs(fast - slow).max() <= 1e-12 * np.abs(slow).max(), name

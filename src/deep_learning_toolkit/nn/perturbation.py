@@ -60,6 +60,17 @@ class ChannelChange(FullChange):
     u: np.ndarray
 
 
+@dataclass(frozen=True)
+class BlockChange(FullChange):
+    """Perturbed outputs ``values`` ``(M, N, K)`` that differ from the unperturbed ones only in
+    the columns ``starts[m] : starts[m] + S``, by ``u[m]`` ``(M, N, S)``: a channel change
+    after ``Flatten``. A :class:`FullChange` to every layer that does not know the structure;
+    a ``Dense`` after it multiplies ``u`` by the ``S`` rows of its weights alone."""
+
+    starts: np.ndarray
+    u: np.ndarray
+
+
 Change = ColumnChange | Rank1Change | FullChange
 
 

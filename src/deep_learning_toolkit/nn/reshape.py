@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from .layer import Layer, register_layer
+from .perturbation import BlockChange, Change, ChannelChange, Scratch
 
 
 class Flatten(Layer):
@@ -39,6 +40,23 @@ class Flatten(Layer):
     def forward_stack(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """A stack ``(M, N, ...)`` to ``(M, N, prod(...))`` (a view when possible)."""
         return x.reshape(x.shape[0], x.shape[1], -1)
+
+    # ------------------------------------------------------------------ engine hook
+    def perturbation_cache(self, x: np.ndarray, out: np.ndarray) -> bool:
+        return True  # nothing to keep: flattening is a view
+
+    def perturb(self, cache: object, index: np.ndarray, deltas: np.ndarray, scratch: Scratch):
+        raise AssertionError("Flatten has no parameters to perturb.")
+
+    def propagate(self, cache: object, change: Change, scratch: Scratch) -> Change | None:
+        """A channel change becomes a block of changed columns; anything else is generic."""
+        if not isinstance(change, ChannelChange):
+            return None
+        M, N = change.u.shape[:2]
+        size = math.prod(change.u.shape[2:])
+        return BlockChange(
+            change.values.reshape(M, N, -1), change.channels * size, change.u.reshape(M, N, size)
+        )
 
 
 register_layer(Flatten)
