@@ -248,3 +248,58 @@ def test_ctrl_c_names_no_checkpoint_the_command_line_does_not_write(monkeypatch,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "interrupted" in err
     assert "Resume from the last checkpoint" not in err and "no checkpoints" in err
+
+
+def test_the_cnn_model_on_digits_images(tmp_path, capsys) -> None:
+    """--model cnn: the same table, TensorBoard runs and plots as the default, for a CNN."""
+    pytest.importorskip("sklearn")
+    pytest.importorskip("tensorboardX")
+    status = main(
+        [
+            "--dataset",
+            "digits",
+            "--model",
+            "cnn",
+            "--hidden",
+            "32",
+            "--optimizer",
+            "adam",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--methods",
+            "central",
+            "--quiet",
+            "--logdir",
+            str(tmp_path / "runs"),
+            "--plots-dir",
+            "none",
+        ]
+    )
+    assert status == 0
+    out = capsys.readouterr().out
+    assert out.startswith("digits: 1x8x8 conv(8,3x3)-pool-32-10 tanh network")
+    assert "| three_point_midpoint |" in out
+    assert (tmp_path / "runs" / "digits" / "three_point_midpoint").is_dir()
+
+
+def test_the_cnn_needs_an_image_dataset(capsys) -> None:
+    pytest.importorskip("sklearn")
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "--dataset",
+                "iris",
+                "--model",
+                "cnn",
+                "--quiet",
+                "--no-torch",
+                "--logdir",
+                "none",
+                "--plots-dir",
+                "none",
+            ]
+        )
+    assert exit_info.value.code == 2
+    assert "model 'cnn' needs an image dataset" in capsys.readouterr().err

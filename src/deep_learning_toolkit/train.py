@@ -33,6 +33,7 @@ from .experiments.setup import (
     DEFAULT_LR,
     DEFAULTS,
     HIDDEN_ACTIVATIONS,
+    MODELS,
     TASKS,
     build_model,
     prepare_data,
@@ -135,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         + ")",
     )
     add(
+        "--model",
+        choices=MODELS,
+        default=d.model,
+        help="mlp, or cnn: Conv2D(8, 3x3) + pooling + the hidden Dense layers, on the images "
+        f"of an image dataset (digits) (default: {d.model})",
+    )
+    add(
         "--activation",
         choices=HIDDEN_ACTIVATIONS,
         default=d.activation,
@@ -179,7 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
 def describe_setup(comparison: Comparison) -> str:
     """One line saying what was trained."""
     s, split = comparison.settings, comparison.split
-    widths = "-".join(map(str, (split.X_train.shape[1], *s["hidden"], split.n_outputs)))
+    if s.get("model") == "cnn":
+        hidden = "-".join(map(str, (*s["hidden"], split.n_outputs)))
+        shape = "x".join(map(str, split.X_train.shape[1:]))
+        widths = f"{shape} conv(8,3x3)-pool-{hidden}"
+    else:
+        widths = "-".join(map(str, (split.X_train.shape[1], *s["hidden"], split.n_outputs)))
     return (
         f"{s['dataset']}: {widths} {s['activation']} network, {s['optimizer']} (lr={s['lr']:g}), "
         f"{s['epochs']} epochs, batch size {s['batch_size']}, seed {s['seed']}; "
@@ -259,6 +272,7 @@ def _train(args: argparse.Namespace, methods: list[str]) -> Comparison:
                 hidden=args.hidden,
                 activation=args.activation,
                 seed=args.seed,
+                model=args.model,
                 logdir=args.logdir,
                 plots_dir=None,
                 torch_baseline=not args.no_torch,

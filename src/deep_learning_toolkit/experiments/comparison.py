@@ -31,10 +31,11 @@ from .setup import (
     DEFAULT_LR,
     DEFAULTS,
     HIDDEN_ACTIVATIONS,
+    MODELS,
     TASKS,
     Split,
     Task,
-    build_model,
+    build_network,
     make_optimizer,
     prepare_data,
 )
@@ -185,6 +186,7 @@ def run_comparison(
     torch_baseline: bool = True,
     verbose: int = 0,
     backend: str = "local",
+    model: str = DEFAULTS.model,
 ) -> Comparison:
     """Train one network with each finite-difference method and as its PyTorch twin.
 
@@ -215,6 +217,9 @@ def run_comparison(
         torch is not installed.
     verbose : int
         ``1`` shows a progress bar per run (local backend only).
+    model : {"mlp", "cnn"}
+        The network: a multilayer perceptron of ``hidden`` widths, or a small CNN on the
+        images of ``dataset`` (digits) with ``hidden`` widths after the convolution.
     backend : {"local", "ray"}
         Train the methods one after another here, or as parallel Ray tasks
         (:func:`~deep_learning_toolkit.distributed.sweep`; the same histories and final
@@ -231,6 +236,7 @@ def run_comparison(
     lr = make_optimizer(optimizer, DEFAULT_LR[optimizer] if lr is None else lr).lr  # validates lr
     hidden = _check_hidden(hidden)
     activation = check_choice("activation", activation, HIDDEN_ACTIVATIONS)
+    model = check_choice("model", model, MODELS)
     seed = check_int("seed", seed, minimum=0)
     backend = check_backend(backend)
     check_output_directory("logdir", logdir)
@@ -239,7 +245,7 @@ def run_comparison(
         from ..viz.plots import require_plotting
 
         require_plotting()  # fail before training, not after
-    split = prepare_data(dataset, seed)
+    split = prepare_data(dataset, seed, images=model == "cnn")
     task = TASKS[split.task]
     settings = {
         "dataset": split.name,
@@ -250,6 +256,7 @@ def run_comparison(
         "lr": float(lr),
         "hidden": hidden,
         "activation": activation,
+        "model": model,
         "seed": seed,
         "backend": backend,
     }
@@ -262,7 +269,7 @@ def run_comparison(
     }
 
     def new_model() -> Sequential:
-        return build_model(split.X_train.shape[1], hidden, split.n_outputs, activation, seed)
+        return build_network(model, split, hidden, activation, seed)
 
     def callbacks(name: str) -> list[TensorBoardLogger]:
         if comparison.logdir is None:
