@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -43,11 +43,15 @@ if TYPE_CHECKING:
     import torch
 
     from ..model import Sequential
+    from ..nn.losses import Loss
+    from ..optim.base import Optimizer
 
 #: Name of the twin's runs (History.name, TensorBoard run, plot label).
 TWIN_NAME = "pytorch"
 #: ``History.params["method"]`` of a twin run: how its gradient is computed.
 TWIN_METHOD = "autograd"
+#: Why a model without a loss or an optimizer has no twin.
+NOT_COMPILED = "The model is not compiled; call model.compile(...) first."
 
 
 def require_torch() -> Any:
@@ -102,7 +106,7 @@ def build_network(model: Sequential) -> torch.nn.Sequential:
     (:mod:`.twin_registry`; e.g. ``Dense`` -> ``Linear`` + activation). The network keeps the
     map from our flat parameters to its tensors as ``network.dltk_parameters``.
     """
-    torch = require_torch()
+    nn = require_torch().nn
     modules: list[torch.nn.Module] = []
     parameters: list[TwinParameter] = []
     for index, layer in enumerate(model.layers):
@@ -118,25 +122,32 @@ def build_network(model: Sequential) -> torch.nn.Sequential:
                 module.layer_index = index
         modules.extend(twin.modules)
         parameters.extend(twin.parameters)
-    network = torch.nn.Sequential(*modules)
+    network = nn.Sequential(*modules)
     network.dltk_parameters = parameters
     set_network_params(network, model.get_params())
     return network
 
 
-def set_network_params(network: torch.nn.Sequential, params: np.ndarray) -> None:
+def twin_parameters(network: torch.nn.Sequential) -> list[TwinParameter]:
+    """The map from our flat parameters to the tensors of a ``network`` of
+    :func:`build_network` (its ``dltk_parameters``)."""
+    # torch types every attribute it does not declare as a Tensor or Module
+    return cast("list[TwinParameter]", network.dltk_parameters)
+
+
+def set_network_params(network: torch.nn.Sequential, params: object) -> None:
     """Copy a flat parameter vector in our layout into the tensors of ``network``."""
     torch = require_torch()
-    params = check_array("params", params, ndim=1)
-    mapping = network.dltk_parameters
+    flat = check_array("params", params, ndim=1)
+    mapping = twin_parameters(network)
     size = sum(int(np.prod(p.shape)) for p in mapping)
-    if params.size != size:
-        raise ValueError(f"params must have {size} entries; got {params.size}.")
+    if flat.size != size:
+        raise ValueError(f"params must have {size} entries; got {flat.size}.")
     start = 0
     with torch.no_grad():
         for p in mapping:
             count = int(np.prod(p.shape))
-            ours = params[start : start + count].reshape(p.shape)
+            ours = flat[start : start + count].reshape(p.shape)
             p.tensor.copy_(torch.from_numpy(np.ascontiguousarray(p.to_torch(ours))))
             start += count
 
@@ -144,13 +155,16 @@ def set_network_params(network: torch.nn.Sequential, params: np.ndarray) -> None
 def network_params(network: torch.nn.Sequential) -> np.ndarray:
     """The parameters of ``network`` as one flat vector in our layout."""
     parts = [
-        np.asarray(p.from_torch(p.tensor.detach().numpy())).ravel() for p in network.dltk_parameters
+        np.asarray(p.from_torch(p.tensor.detach().numpy())).ravel()
+        for p in twin_parameters(network)
     ]
     return np.concatenate(parts).astype(np.float64)
 
 
 def _gradient_norm(network: torch.nn.Sequential) -> float:
-    squares = sum(float((p.grad.detach() ** 2).sum()) for p in network.parameters())
+    squares = sum(
+        float((p.grad.detach() ** 2).sum()) for p in network.parameters() if p.grad is not None
+    )
     return float(np.sqrt(squares))
 
 
@@ -188,20 +202,29 @@ class TorchTwin:
     """
 
     def __init__(self, model: Sequential) -> None:
-        if getattr(model, "loss", None) is None or getattr(model, "optimizer", None) is None:
-            raise RuntimeError("The model is not compiled; call model.compile(...) first.")
+        loss: Loss | None = getattr(model, "loss", None)
+        if loss is None or getattr(model, "optimizer", None) is None:
+            raise RuntimeError(NOT_COMPILED)
         self.model = model
-        self.loss = model.loss
+        self.loss = loss
         self.metrics = list(model.metrics)
         self.seed = model.seed
         self.network = build_network(model)
         self.optimizer = torch_optimizer(model.optimizer, self.network.parameters())
-        self._loss_function = _loss_function(model.loss.name)
+        self._loss_function = _loss_function(loss.name)
         self.history: History | None = None
         self.stop_training = False
         self.epochs_completed = 0
         self.batches_completed = 0
         self._steps = 0  # optimizer steps taken, for a learning-rate schedule
+
+    @property
+    def _model_optimizer(self) -> Optimizer:
+        """The model's optimizer (the twin follows its hyperparameters and schedule)."""
+        optimizer = self.model.optimizer
+        if optimizer is None:
+            raise RuntimeError(NOT_COMPILED)
+        return optimizer
 
     # ------------------------------------------------------------------ parameters
     def get_params(self) -> np.ndarray:
@@ -283,7 +306,7 @@ class TorchTwin:
             args,
             n,
             self.model.num_parameters,
-            self.model.optimizer.hyperparameters(),
+            self._model_optimizer.hyperparameters(),
         )
         self.history = None  # every fit of the twin starts a new record
         loop = Loop(
@@ -309,7 +332,7 @@ class TorchTwin:
         twin_layers.set_step(self.network, *key)
         index = torch.from_numpy(rows)
         self.optimizer.zero_grad()
-        schedule = self.model.optimizer.schedule
+        schedule = self._model_optimizer.schedule
         if schedule is not None:  # the rate our optimizer would use at this step
             rate = schedule_rate(schedule, self._steps)
             for group in self.optimizer.param_groups:
@@ -324,7 +347,7 @@ class TorchTwin:
 
     def _next_rate(self) -> float:
         """The rate of the next step (logged as ``lr``, as ``fit`` logs it)."""
-        schedule = self.model.optimizer.schedule
+        schedule = self._model_optimizer.schedule
         if schedule is None:
             return float(self.optimizer.param_groups[0]["lr"])
         return schedule_rate(schedule, self._steps)

@@ -45,7 +45,8 @@ def _torch() -> Any:
 def modules() -> SimpleNamespace:
     """The torch module classes of the twins that ``torch.nn`` lacks (defined on first use,
     torch being optional)."""
-    torch = _torch()
+    _torch()  # an ImportError that says how to install torch, if it is missing
+    import torch
 
     class StepDropout(torch.nn.Module):
         """Our ``Dropout``: the mask of :attr:`step_key` (see the module notes)."""

@@ -190,7 +190,8 @@ class ShardWorker:
         ``boxed_data`` is ``[ObjectRef of StepData]``: boxed in a list so that Ray passes the
         reference instead of fetching the data for every task; it is fetched once per step.
         """
-        if step_id != self.step_id:
+        step = self.step
+        if step is None or step_id != self.step_id:
             import ray
 
             data: StepData = ray.get(boxed_data[0])
@@ -199,7 +200,7 @@ class ShardWorker:
                 layer.step_key = key
                 if state:
                     layer.load_state_dict(state)
-            self.step = GradientStep(
+            step = GradientStep(
                 self.network,
                 data.X,
                 data.targets,
@@ -208,11 +209,11 @@ class ShardWorker:
                 data.steps,
                 data.training,
             )
-            self.step_id = step_id
+            self.step, self.step_id = step, step_id
         pieces, seconds = [], []
         for chunk in chunks:
             started = time.perf_counter()
-            pieces.append(self.step.chunk_gradient(chunk))
+            pieces.append(step.chunk_gradient(chunk))
             seconds.append(time.perf_counter() - started)
         return np.concatenate(pieces), seconds
 
@@ -414,9 +415,11 @@ class RayGradient:
         per_worker = estimate / (workers * least) if least > 0 else np.inf
         return workers * int(np.clip(np.floor(per_worker), 1, self.tasks_per_worker))
 
-    def _learn_costs(self, tasks: list[list[Chunk]], seconds: list[list[float]], n: int) -> None:
-        spent = np.zeros(len(self._configs))
-        counted = np.zeros(len(self._configs))
+    def _learn_costs(
+        self, tasks: list[list[Chunk]], seconds: list[list[float]], n: int, n_layers: int
+    ) -> None:
+        spent = np.zeros(n_layers)
+        counted = np.zeros(n_layers)
         for pieces, times in zip(tasks, seconds):
             for piece, took in zip(pieces, times):
                 spent[piece.layer] += took
@@ -502,7 +505,7 @@ class RayGradient:
             gradient[tasks[index][0].start : tasks[index][-1].stop] = values
             if queue:
                 submit(actor)
-        self._learn_costs(tasks, seconds, len(X))
+        self._learn_costs(tasks, seconds, len(X), len(layers))
         self.last_tasks = tasks
         evaluations = n_offsets * params.size + 1
         return GradientResult(local.loss, gradient, local.outputs, evaluations)

@@ -276,12 +276,6 @@ def run_comparison(
             return []
         return [TensorBoardLogger(comparison.logdir / split.name / name, hparams=extra_hparams)]
 
-    fit_arguments = {
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "validation_data": (split.X_test, split.y_test),
-        "verbose": verbose,
-    }
     # One trial per method: exactly the training of the loop this replaces (see
     # distributed.train_trial), one after another or as parallel Ray tasks.
     base = {**settings, "verbose": verbose if backend == "local" else 0}
@@ -293,8 +287,10 @@ def run_comparison(
         logdir=None if comparison.logdir is None else comparison.logdir / split.name,
     )
     for result in results:
-        if not result.ok:
+        if result.exception is not None:
             raise result.exception
+        if result.history is None or result.params is None:
+            raise RuntimeError(f"trial {result.name!r} failed: {result.error}")
         comparison.histories[result.name] = result.history
         comparison.params[result.name] = result.params
     if torch_baseline:
@@ -305,12 +301,19 @@ def run_comparison(
     else:
         comparison.torch_skipped = "not requested (--no-torch)"
     if comparison.torch_skipped is None:
-        model = new_model()
-        model.compile(
+        network = new_model()
+        network.compile(
             loss=task.loss, optimizer=make_optimizer(optimizer, lr), metrics=[task.metric]
         )
         twin = train_torch_twin(
-            model, split.X_train, split.y_train, callbacks=callbacks(TWIN_NAME), **fit_arguments
+            network,
+            split.X_train,
+            split.y_train,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=(split.X_test, split.y_test),
+            callbacks=callbacks(TWIN_NAME),
+            verbose=verbose,
         )
         comparison.histories[TWIN_NAME] = twin.history
         comparison.params[TWIN_NAME] = twin.params

@@ -116,7 +116,7 @@ def prepare_data(dataset: str, seed: int, images: bool = False) -> Split:
         target_scaler = StandardScaler().fit(y_train[:, None])
         y_train = target_scaler.transform(y_train[:, None])[:, 0]
         y_test = target_scaler.transform(y_test[:, None])[:, 0]
-    n_outputs = data.n_classes if classification else 1
+    n_outputs = 1 if data.n_classes is None else data.n_classes  # None: regression
     if images:
         shape = IMAGE_SHAPES[dataset]
         X_train, X_test = X_train.reshape(-1, *shape), X_test.reshape(-1, *shape)

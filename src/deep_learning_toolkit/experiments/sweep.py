@@ -345,7 +345,11 @@ def sweep(
         results = _run_on_ray(jobs, trial, address)
     else:
         results = [run_trial(trial, name, config, log_dir) for name, config, log_dir in jobs]
-    finished = {result.name: result.history for result in results if result.ok}
+    finished = {
+        result.name: result.history
+        for result in results
+        if result.ok and result.history is not None
+    }
     if plots_dir is not None and finished:
         from ..viz.plots import plot_histories
 

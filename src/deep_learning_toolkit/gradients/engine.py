@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ..nn.layer import layer_hooks
 from ..nn.network import Network
 from ..nn.perturbation import Change, ColumnChange, FullChange, Rank1Change, materialize
 from .result import GradientResult
@@ -145,9 +146,10 @@ class ForwardCache:
         self.outputs = self.acts[-1]
         self.value = float(loss.batched(self.outputs, targets))
         self.ctx = loss.context(self.outputs, targets)
+        self.hooks = [layer_hooks(layer) for layer in self.layers]
         self.caches = [
             layer.perturbation_cache(self.acts[k], self.acts[k + 1])
-            if hasattr(layer, "perturb") and hasattr(layer, "propagate")
+            if self.hooks[k] is not None
             else None
             for k, layer in enumerate(self.layers)
         ]
@@ -160,9 +162,11 @@ class ForwardCache:
     def output_change(self, l: int, index: np.ndarray, deltas: np.ndarray) -> Change:
         """Change of the network's outputs when parameter ``index[m]`` of layer ``l`` moves by
         ``deltas[m]`` (real for differences, imaginary for the complex step)."""
-        cache = self.caches[l]
-        if cache is not None:
-            change = self.layers[l].perturb(cache, index, deltas, self.scratch)
+        cache, hooks = self.caches[l], self.hooks[l]
+        change: Change
+        if cache is not None and hooks is not None:
+            perturb, _ = hooks
+            change = perturb(cache, index, deltas, self.scratch)
         else:
             change = FullChange(self._perturbed_layer(l, index, deltas))
         for k in range(l + 1, len(self.layers)):
@@ -170,9 +174,10 @@ class ForwardCache:
         return change
 
     def _propagate(self, k: int, change: Change) -> Change:
-        layer, cache = self.layers[k], self.caches[k]
-        if cache is not None:
-            result = layer.propagate(cache, change, self.scratch)
+        layer, cache, hooks = self.layers[k], self.caches[k], self.hooks[k]
+        if cache is not None and hooks is not None:
+            _, propagate = hooks
+            result: Change | None = propagate(cache, change, self.scratch)
             if result is not None:
                 return result
         return FullChange(layer.forward_stack(materialize(change, self.acts[k]), self.training))

@@ -78,6 +78,9 @@ class _Conv(Layer):
     """Shared implementation of ``Conv1D`` and ``Conv2D`` (``spatial`` = 1 or 2)."""
 
     spatial = 1
+    # Declared by add_parameter in __init__: views into the network's flat vector.
+    W: np.ndarray
+    b: np.ndarray
 
     def __init__(
         self,
@@ -152,15 +155,16 @@ class _Conv(Layer):
         if buffer is None:
             return np.pad(x, [(0, 0)] * (x.ndim - self.spatial) + [(p, p) for p in self.padding])
         buffer.fill(0)
-        inner = (slice(p, p + n) for p, n in zip(self.padding, x.shape[-self.spatial :]))
-        buffer[(..., *inner)] = x
+        inner = tuple(slice(p, p + n) for p, n in zip(self.padding, x.shape[-self.spatial :]))
+        buffer[(Ellipsis,) + inner] = x
         return buffer
 
     def _strided(self, padded: np.ndarray) -> np.ndarray:
         """View ``(a, b, *positions, *kernel)`` of the windows of ``padded`` ``(a, b, *space)``."""
         axes = tuple(range(2, 2 + self.spatial))
         windows = sliding_window_view(padded, self.kernel_size, axis=axes)
-        return windows[(slice(None), slice(None), *(slice(None, None, t) for t in self.stride))]
+        strides = tuple(slice(None, None, t) for t in self.stride)
+        return windows[(slice(None), slice(None)) + strides]
 
     def _windows(self, x: np.ndarray) -> np.ndarray:
         """Strided view ``(in, *kernel, N, *positions)`` of the windows of the padded ``x``."""

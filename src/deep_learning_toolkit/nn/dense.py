@@ -63,6 +63,10 @@ class Dense(Layer):
         ``"auto"``: He for rectifiers, Glorot otherwise. Biases start at zero.
     """
 
+    # Declared by add_parameter in __init__: views into the network's flat vector.
+    W: np.ndarray
+    b: np.ndarray
+
     def __init__(
         self,
         in_features: int,

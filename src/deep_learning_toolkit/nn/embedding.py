@@ -42,6 +42,9 @@ class Embedding(Layer):
     (1, 6)
     """
 
+    # Declared by add_parameter in __init__: views into the network's flat vector.
+    W: np.ndarray
+
     def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
         super().__init__()
         self.num_embeddings = positive_int("Embedding", "num_embeddings", num_embeddings)

@@ -97,6 +97,8 @@ class Layer:
     per_sample: bool = True
     #: Name under which :func:`layer_from_config` finds the class (the class name).
     type_name: str = "Layer"
+    #: The constructor's ``(args, kwargs)``, recorded by ``__new__`` for :meth:`config`.
+    _arguments: tuple[tuple[Any, ...], dict[str, Any]]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
         layer = super().__new__(cls)

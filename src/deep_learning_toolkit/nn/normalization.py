@@ -52,6 +52,9 @@ class BatchNorm(Layer):
 
     per_sample = False
     has_state = True
+    # Declared by add_parameter in __init__: views into the network's flat vector.
+    gamma: np.ndarray
+    beta: np.ndarray
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
         super().__init__()
@@ -164,6 +167,10 @@ class LayerNorm(Layer):
     Parameters in flat order: ``gamma`` (ones), then ``beta`` (zeros), each of shape
     ``normalized_shape``.
     """
+
+    # Declared by add_parameter in __init__: views into the network's flat vector.
+    gamma: np.ndarray
+    beta: np.ndarray
 
     def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5) -> None:
         super().__init__()

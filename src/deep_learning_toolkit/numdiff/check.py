@@ -285,6 +285,7 @@ def check_gradient(
         resolved = richardson_stencil(resolved, richardson)
     rtol, atol = _tolerances(resolved, rtol, atol)
     result = gradient_details(f, x, method, step, richardson=richardson, estimate_error=True)
+    assert result.error is not None  # estimate_error=True fills it
     return compare_gradients(
         result.gradient,
         claimed,

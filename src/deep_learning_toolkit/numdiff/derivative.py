@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .._validation import check_array, describe
+from .._validation import check_array, check_int, describe
 from .estimate import (
     Task,
     check_flag,
@@ -31,13 +31,13 @@ from .steps import STEP_ROUNDING_TOLERANCE, resolve_steps
 _ONE_ENTRY = np.zeros((1, 1), dtype=int)
 
 
-def _split_n(method: object, n: object) -> tuple[object, object]:
+def _split_n(method: object, n: object) -> tuple[object, int]:
     """``derivative(f, x, 2)`` means ``n=2``: an integer in the method's place is the order."""
     if isinstance(method, numbers.Integral) and not isinstance(method, bool):
         if n is not None:
             raise TypeError(f"derivative got n twice: {method!r} (third argument) and n={n!r}.")
-        return "three_point_midpoint", method
-    return method, 1 if n is None else n
+        return "three_point_midpoint", check_int("n", method, minimum=1)
+    return method, 1 if n is None else check_int("n", n, minimum=1)
 
 
 def _scalar_function(f: Callable, vectorized: bool) -> Callable:

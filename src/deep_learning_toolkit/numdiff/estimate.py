@@ -62,6 +62,13 @@ class Outcome:
         """``(E, m)`` steps of a task's elements along their axis ``entries[:, column]``."""
         return self.factors[task] * self.bases[task][entries[:, column]][:, None]
 
+    def error(self, task: int) -> np.ndarray:
+        """``(E, m)`` error estimates of a task (a run with ``full_output`` has them)."""
+        error = self.errors[task]
+        if error is None:
+            raise RuntimeError("no error estimates: the tasks were run without full_output.")
+        return error
+
 
 def check_flag(name: str, value: object) -> bool:
     """``value`` as a bool, refusing anything but ``True``/``False``."""

@@ -49,7 +49,7 @@ def element_points(rule: Rule, entry: np.ndarray, steps: np.ndarray, factor: flo
     axes = [int(a) for a in entry]
     return [
         tuple(
-            (axis, complex(o) * factor if rule.imag else float(o) * factor, float(steps[axis]))
+            (axis, complex(o) * factor if rule.imag else float(o.real) * factor, float(steps[axis]))
             for axis, o in zip(axes, offsets)
         )
         for offsets, _ in rule.terms

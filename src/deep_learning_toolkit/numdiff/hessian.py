@@ -92,8 +92,8 @@ def hessian(
     matrix = _symmetric(n, out.estimates[0][:, 0], pairs, upper)
     error = None
     if full_output:
-        upper_error = out.errors[1][:, 0] if n > 1 else None
-        error = _symmetric(n, out.errors[0][:, 0], pairs, upper_error)
+        upper_error = out.error(1)[:, 0] if n > 1 else None
+        error = _symmetric(n, out.error(0)[:, 0], pairs, upper_error)
     name = diagonal_rule.name if n == 1 else f"{diagonal_rule.name} & {mixed.name}"
     result = DerivativeResult(
         matrix, out.value, out.evaluations, _steps(out, n, diagonal, pairs), name, error

@@ -259,6 +259,7 @@ def mixed_rule(method: object, richardson: int = 0) -> Rule:
         ((a[0], b[0]), wa * wb) for a, wa in first.terms for b, wb in first.terms if wa * wb != 0
     )
     p = first.order
+    assert first.formula is not None  # every real rule keeps its formula
     truncation = 2.0 * float(abs(first.formula.error_constant)) * math.factorial(p + 2)
     step = _model_step(2, p, first.noise_gain**2, truncation)
     powers = _combined_powers(first.powers, first.powers)

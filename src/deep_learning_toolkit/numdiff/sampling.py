@@ -171,7 +171,8 @@ class Sampler:
                 "points before; f must return the same shape at every point."
             )
         if not np.all(np.isfinite(row)):
-            shown = value if np.ndim(value) == 0 else np.asarray(value).reshape(-1)
+            array = np.asarray(value)
+            shown = value if array.ndim == 0 else array.reshape(-1)
             what = "the complex step" if self.imag else "a finite difference"
             message = f"f returned {shown} {self.where(point)}; {what} needs finite values."
             if self.strict:

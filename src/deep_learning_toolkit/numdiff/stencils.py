@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
+from typing import TypeGuard
 
 import numpy as np
 
@@ -173,7 +174,7 @@ def _check_row(row: Stencil) -> None:
     _check_default_step(row.name, row.default_step)
 
 
-def _is_finite_number(value: object) -> bool:
+def _is_finite_number(value: object) -> TypeGuard[numbers.Real]:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -327,15 +328,18 @@ COMPLEX_STEP = ComplexStep()
 ALL_METHODS: tuple[str, ...] = (*METHODS, COMPLEX_STEP.name)
 
 
-def get_method(method: str | Stencil | ComplexStep) -> Stencil | ComplexStep:
+def get_method(method: object) -> Stencil | ComplexStep:
     """Like :func:`get_stencil`, also accepting ``"complex_step"`` (gives :data:`COMPLEX_STEP`).
 
     Raises
     ------
+    TypeError
+        If ``method`` is neither a string nor a method.
     ValueError
         If ``method`` is not a known name; the message lists the valid names.
     """
     if isinstance(method, (Stencil, ComplexStep)):
         return method
-    name = ALIASES.get(check_choice("method", method, ALL_METHODS + tuple(ALIASES)), method)
+    name = check_choice("method", method, ALL_METHODS + tuple(ALIASES))
+    name = ALIASES.get(name, name)
     return COMPLEX_STEP if name == COMPLEX_STEP.name else get_stencil(name)

@@ -27,12 +27,17 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._validation import check_float, describe
 from .fornberg import EPS, Formula
 from .stencils import ComplexStep, Stencil
+
+if TYPE_CHECKING:
+    from .rules import Rule
 
 #: Most steps ``step="adaptive"`` tries (numdifftools' default sequence has 15 as well).
 ADAPTIVE_RUNGS = 15
@@ -49,7 +54,7 @@ def nearest_power_of_two(values: np.ndarray) -> np.ndarray:
     return np.exp2(np.round(np.log2(values)))
 
 
-def default_steps(x: np.ndarray, stencil: Stencil | ComplexStep) -> np.ndarray:
+def default_steps(x: np.ndarray, stencil: Stencil | ComplexStep | Rule) -> np.ndarray:
     """The method's near-optimal float64 step for every entry of ``x``."""
     _check_default(stencil)
     scale = np.maximum(1.0, np.abs(x))
@@ -58,8 +63,12 @@ def default_steps(x: np.ndarray, stencil: Stencil | ComplexStep) -> np.ndarray:
 
 def _check_default(method: object) -> None:
     step = getattr(method, "default_step", None)
-    valid = isinstance(step, numbers.Real) and not isinstance(step, bool)
-    if not valid or not math.isfinite(step) or step <= 0:
+    if (
+        not isinstance(step, numbers.Real)
+        or isinstance(step, bool)
+        or not math.isfinite(step)
+        or step <= 0
+    ):
         name = getattr(method, "name", method)
         raise ValueError(
             f"method {name!r} has default_step={step!r}; a default step must be positive and "
@@ -124,7 +133,7 @@ def format_offset(offset: complex) -> str:
 
 
 def check_perturbations(
-    x: np.ndarray, steps: np.ndarray, offsets: object, name: str = "step"
+    x: np.ndarray, steps: np.ndarray, offsets: Iterable[complex], name: str = "step"
 ) -> None:
     """Raise ``ValueError`` unless every point ``x_i + o*h_i`` is usable.
 
@@ -211,14 +220,16 @@ def optimal_step(
     return (m * eps * formula.noise_gain * scale / (p * constant * derivative)) ** (1 / (m + p))
 
 
-def resolve_steps(x: np.ndarray, stencil: Stencil | ComplexStep, step: object = None) -> np.ndarray:
+def resolve_steps(
+    x: np.ndarray, stencil: Stencil | ComplexStep | Rule, step: object = None
+) -> np.ndarray:
     """Return one positive, finite step per entry of ``x`` (same shape as ``x``).
 
     Parameters
     ----------
     x : ndarray
         The point of differentiation.
-    stencil : Stencil or ComplexStep
+    stencil : Stencil, ComplexStep or Rule
         The method, which supplies the default step.
     step : None, float or array-like
         ``None`` for the default; a positive scalar used for every entry; or an array of

@@ -72,7 +72,7 @@ class LearningRateSchedule:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self.get_config() == other.get_config()  # type: ignore[attr-defined]
+        return self.get_config() == other.get_config()
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -108,7 +108,7 @@ class FunctionSchedule(LearningRateSchedule):
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self.function is other.function  # type: ignore[attr-defined]
+        return self.function is other.function
 
     def __repr__(self) -> str:
         name = getattr(self.function, "__qualname__", None) or repr(self.function)

@@ -311,7 +311,7 @@ class ZerothOrder(torch.optim.Optimizer):
             for a loss that is not a finite real scalar (parameters restored first).
         """
         number = self.steps + 1
-        self._check_ready(closure)
+        evaluate = self._check_ready(closure)
         entries = self._entries()
         losses: list[tuple[float, float]] = []
         try:
@@ -319,7 +319,7 @@ class ZerothOrder(torch.optim.Optimizer):
                 pair = []
                 for sign in (1, -1):
                     self._pass(entries, number, apply=(k, sign))
-                    pair.append(self._evaluate(closure, number, k, sign))
+                    pair.append(self._evaluate(evaluate, number, k, sign))
                 losses.append((pair[0], pair[1]))
             self._pass(entries, number, update=[(p - m) / 2 for p, m in losses])
         finally:
@@ -329,7 +329,8 @@ class ZerothOrder(torch.optim.Optimizer):
         self.last_losses = losses
         return sum(p + m for p, m in losses) / (2 * len(losses))
 
-    def _check_ready(self, closure: object) -> None:
+    def _check_ready(self, closure: object) -> Callable[[], Any]:
+        """``closure`` once it and every group's options and parameters are valid."""
         if closure is None:
             raise TypeError(
                 "ZerothOrder.step() needs a closure that evaluates the model and returns the "
@@ -341,6 +342,7 @@ class ZerothOrder(torch.optim.Optimizer):
             _check_hyperparameters(group, f"parameter group {i}")
             for j, param in enumerate(group["params"]):
                 _check_parameter(param, f"parameter group {i}, parameter {j}")
+        return closure
 
     def _entries(self) -> list[_Entry]:
         params = [(p, g) for g in self.param_groups for p in g["params"]]

@@ -136,6 +136,8 @@ class ModelCheckpoint(Callback):
             if self.best is not None and not (value > self.best if maximize else value < self.best):
                 return
             self.best = value
+        if self.model is None:
+            raise RuntimeError("ModelCheckpoint has no model; fit attaches it (set_model).")
         path = self.path_for(epoch, logs)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.model.save(path)

@@ -6,7 +6,7 @@ A metric is a plain function ``metric(predictions, targets, task) -> float``; th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -82,7 +82,7 @@ def check_metric(metric: object) -> str | Callable[..., Any]:
 
 def metric_scores(
     loss: Any,
-    metrics: list[str | Callable[..., Any]],
+    metrics: Sequence[str | Callable[..., Any]],
     outputs: np.ndarray,
     targets: np.ndarray,
     prefix: str = "",
