@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,11 @@ from .gradients import (
     model_gradient,
     resolve_method,
 )
+from .gradients.steps import PilotState, model_steps
 from .nn.layer import Layer, Shape
 from .nn.losses import Loss
 from .nn.network import Network
 from .numdiff.stencils import get_method
-from .numdiff.steps import resolve_steps
 from .numdiff.zeroth_order import ZerothOrder
 from .optim import Optimizer
 from .serialization import model_payload
@@ -78,6 +79,8 @@ class Sequential(Network):
         self.optimizer: Optimizer | None = None
         self.stencil: Any = get_method("three_point_midpoint")
         self.step: object = None
+        #: The pilot steps ``fit`` is using (saved; see :mod:`.gradients.steps`).
+        self.step_pilot: PilotState | None = None
         self.metrics: list[str] = []
         self.gradient_engine = "batched"
         self.memory_budget = DEFAULT_MEMORY_BUDGET
@@ -127,8 +130,10 @@ class Sequential(Network):
             ``"gaussian"``, ``"spsa:n_directions=4,scale=1e-3"`` or a ``ZerothOrder``. With
             plain SGD (no momentum, no weight decay) those update the parameters MeZO-style,
             without forming a gradient vector.
-        step : None, float or array-like
-            Finite-difference step; ``None`` for the method's default.
+        step : None, "classic", float or array-like
+            Finite-difference step: ``None`` for steps from a pilot estimate on the network
+            (:mod:`~deep_learning_toolkit.gradients.steps`), ``"classic"`` for the formula's
+            default step times ``max(1, |theta_i|)``, or a step (per parameter).
         metrics : list of str, optional
             Names from :data:`~deep_learning_toolkit.training.metrics.METRICS`.
         gradient_engine : {"batched", "reference"}
@@ -196,7 +201,8 @@ class Sequential(Network):
         stencil = self.stencil if method is None else resolve_method(method)
         if isinstance(stencil, ZerothOrder):
             return self.compute_gradient(X, targets, stencil, None, self.seed)
-        steps = resolve_steps(self.params, stencil, self.step if step is None else step)
+        evaluate = partial(self.compute_gradient, X, targets, stencil)
+        steps = model_steps(self, stencil, self.step if step is None else step, evaluate)
         result = self.compute_gradient(X, targets, stencil, steps)
         if not np.isfinite(result.loss):
             layer = self.non_finite_layer(X, training=True)

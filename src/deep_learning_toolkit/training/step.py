@@ -9,11 +9,12 @@ zeroth-order method with plain SGD is applied in place without forming a gradien
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from ..numdiff.steps import resolve_steps
+from ..gradients.steps import StepSchedule
 from ..numdiff.zeroth_order import ZerothOrder, sgd_update, step_seed
 from ..optim import SGD
 from ..optim.schedules import LearningRateError
@@ -54,15 +55,22 @@ class OptimizerStep:
         self.direction_base = (
             model.stencil.seed if self.zeroth and model.stencil.seed is not None else seed
         )
-        self.fixed_steps = self.zeroth or model.step is not None
-        self.steps = None if self.zeroth else resolve_steps(model.params, model.stencil, model.step)
+        self.schedule = None
+        if not self.zeroth:
+            self.schedule = StepSchedule(model, model.stencil, model.step, model.step_pilot)
+        self.steps = None
 
     def __call__(self, rows: np.ndarray, epoch: int, batch: int) -> BatchOutcome | None:
         model = self.model
-        if not self.fixed_steps:
-            self.steps = resolve_steps(model.params, model.stencil, None)
         seed = step_seed(self.direction_base, epoch, batch) if self.zeroth else 0
         model.set_step(self.seed, epoch, batch)
+        pilot = 0  # loss evaluations of a pilot of the steps (a refresh, see gradients.steps)
+        if self.schedule is not None:
+            evaluate = partial(
+                model.compute_gradient, self.X[rows], self.targets[rows], model.stencil
+            )
+            self.steps = self.schedule.steps(model, evaluate)
+            pilot, model.step_pilot = self.schedule.spent, self.schedule.state
         result = model.compute_gradient(
             self.X[rows], self.targets[rows], model.stencil, self.steps, seed, not self.lean
         )
@@ -97,7 +105,8 @@ class OptimizerStep:
             grad_norm = float(np.linalg.norm(result.gradient))
         model.last_gradient = result.gradient
         fd_step = model.stencil.scale if self.zeroth else float(np.mean(self.steps))
-        return BatchOutcome(result.loss, result.outputs, result.evaluations, grad_norm, fd_step)
+        evaluations = result.evaluations + pilot
+        return BatchOutcome(result.loss, result.outputs, evaluations, grad_norm, fd_step)
 
     def _rate(self, epoch: int, batch: int) -> float:
         """The learning rate of an in-place step (a schedule moves on one step)."""
