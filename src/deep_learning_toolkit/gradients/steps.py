@@ -37,12 +37,14 @@ the classic ones are. ``fit`` runs a pilot on its first batch and then every
 :data:`PILOT_INTERVAL` batches, counted across ``fit`` calls: the pilot in use
 (:class:`PilotState`) is the model's ``step_pilot`` and is saved with it, so a resumed run goes
 on with the same steps and refreshes them at the same batch as an uninterrupted one. A
-refresh costs three gradients (3 % of the training's loss evaluations at one refresh every 100
-batches), counted in that batch's ``evaluations``. Why 100: the steps of one batch suit the
-next ones about as well after 3000 training steps as after 30 (measured on digits and Iris:
-within 1-2x of each batch's best step in the median); what changes them is the batch (a
-rarely lit pixel in it or not), which no refresh interval short of one pilot per batch
-follows.
+refresh costs three gradients (3 % more loss evaluations at one refresh every 100 batches,
+counted in that batch's ``evaluations``; 2.7-5.2 times one gradient's time, 3-5 % of a fit's,
+as the five-point formula's larger pilot steps need more terms of the loss-change series:
+``python benchmarks/pilot.py``). Why 100: on digits 64-32-10 and Iris 4-16-3 trained with
+Adam, steps from a pilot 30 to 3000 batches old gave in the median 1.0-1.9x the best error of
+each new batch (five-point), about what a fresh pilot on another batch gives; the spread comes
+from the batch (a rarely lit pixel in it or not), not from the pilot's age, so more frequent
+refreshes buy little, and one per 100 batches keeps their cost at a few percent.
 
 ``loss_and_gradient`` with the default step runs a fresh pilot on the batch it is given
 (four gradients in all; pass ``step=`` to skip it).
@@ -61,7 +63,7 @@ import numpy as np
 from .._validation import describe
 from ..nn.network import Network
 from ..numdiff.stencils import Stencil
-from ..numdiff.steps import default_steps, nearest_power_of_two, resolve_steps
+from ..numdiff.steps import STEP_RULES, default_steps, nearest_power_of_two, resolve_steps
 from .result import GradientResult
 
 #: The strings a model's ``step`` accepts: ``"classic"`` is the rule before the pilot.
@@ -178,12 +180,17 @@ def check_model_step(params: np.ndarray, stencil: object, step: object) -> None:
     :func:`~deep_learning_toolkit.numdiff.steps.resolve_steps`).
     """
     if isinstance(step, str):
-        if step not in MODEL_STEP_RULES:
+        choices = (
+            "None (steps from a pilot estimate on the network), 'classic' (the formula's "
+            "default step times max(1, |theta|)), a positive number or an array of them"
+        )
+        if step in STEP_RULES:
             raise ValueError(
-                "step must be None (steps from a pilot estimate on the network), 'classic' "
-                f"(the formula's default step times max(1, |theta|)), a positive number or an "
-                f"array of them; got {step!r}."
+                f"step={step!r} needs evaluations of f and is only available in "
+                f"numdiff.gradient / derivative / jacobian / hessian; a model's step is {choices}."
             )
+        if step not in MODEL_STEP_RULES:
+            raise ValueError(f"step must be {choices}; got {step!r}.")
         step = None
     resolve_steps(params, stencil, step)
 
