@@ -1,17 +1,20 @@
 """Train a network of hard-threshold units, which backpropagation cannot, with SPSA.
 
-The hidden layer outputs ``1`` where ``x @ W1 + b1 > 0`` and ``0`` elsewhere (the perceptron
-unit). Its derivative is zero wherever it exists, so autograd gives ``W1`` and ``b1`` a zero
-gradient and only the linear read-out ever learns: the hidden layer stays a fixed random
-projection. A zeroth-order estimate needs nothing but loss values: SPSA compares the loss at
-``theta + h z`` and ``theta - h z`` and, with a perturbation ``h`` large enough to flip some
-units, follows the gradient of the loss smoothed over that scale (Nesterov & Spokoiny, 2017).
+The hidden layer is a user-defined layer (``dlt.Layer``) that outputs ``1`` where
+``x @ W + b > 0`` and ``0`` elsewhere (the perceptron unit). Its derivative is zero wherever
+it exists, so autograd gives ``W`` and ``b`` a zero gradient and only the linear read-out
+ever learns: the hidden layer stays a fixed random projection. A finite difference with a
+tiny step sees the same zero (no unit flips). Estimators that compare losses at points far
+enough apart to flip units do train it: SPSA with a perturbation ``h`` of a few hundredths
+follows the gradient of the loss smoothed over that scale (Nesterov & Spokoiny, 2017), and so
+does a central difference with a step that large.
 
-The model is a plain function of one flat parameter vector, not a ``Sequential``: the
-estimators work on any ``f(theta) -> float``.
+Everything goes through ``Sequential``, ``compile`` and ``fit``, like any other network, and
+each run is logged to TensorBoard (``tensorboard --logdir runs/hard_threshold``).
 
-Run: ``python examples/hard_threshold_spsa.py`` (about 15 s on 2 cores). Needs scikit-learn
-(the digits data); torch, when installed, shows the zero autograd gradient.
+Run: ``python examples/hard_threshold_spsa.py`` (about two minutes on 2 cores). Needs
+scikit-learn (the digits data) and tensorboardX; torch, when installed, shows the zero
+autograd gradient.
 """
 
 from __future__ import annotations
@@ -23,143 +26,92 @@ import numpy as np
 
 import deep_learning_toolkit as dlt
 from deep_learning_toolkit.data import StandardScaler, load_dataset, train_test_split
-from deep_learning_toolkit.data.batching import minibatch_indices
-from deep_learning_toolkit.nn.losses import CrossEntropy
-from deep_learning_toolkit.numdiff import zeroth_order as zo
 
 SEED = 0
 
 
-class HardThresholdNet:
-    """``logits = step(X @ W1 + b1) @ W2 + b2`` with all parameters in one flat vector."""
+@dlt.register_layer
+class HardThreshold(dlt.Layer):
+    """``step(x @ W + b)``: 1 where the pre-activation is positive, else 0."""
 
-    def __init__(self, n_inputs: int, n_hidden: int, n_classes: int, seed: int = SEED) -> None:
-        self.shapes = {
-            "W1": (n_inputs, n_hidden),
-            "b1": (n_hidden,),
-            "W2": (n_hidden, n_classes),
-            "b2": (n_classes,),
-        }
-        sizes = [int(np.prod(shape)) for shape in self.shapes.values()]
-        self.bounds = dict(zip(self.shapes, zip(np.cumsum([0, *sizes[:-1]]), np.cumsum(sizes))))
-        rng = np.random.default_rng(seed)
-        self.params = np.concatenate(
-            [
-                rng.normal(0.0, 1.0 / np.sqrt(n_inputs), sizes[0]),
-                rng.normal(0.0, 0.5, sizes[1]),
-                rng.normal(0.0, 1.0 / np.sqrt(n_hidden), sizes[2]),
-                np.zeros(sizes[3]),
-            ]
-        )
+    def __init__(self, n_in: int, n_out: int) -> None:
+        super().__init__()
+        self.add_parameter("W", (n_in, n_out), initializer="lecun_normal")
+        self.add_parameter("b", (n_out,), initializer="normal")
 
-    def part(self, theta: np.ndarray, name: str) -> np.ndarray:
-        start, stop = self.bounds[name]
-        return theta[start:stop].reshape(self.shapes[name])
-
-    def hidden(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
-        return (X @ self.part(theta, "W1") + self.part(theta, "b1") > 0).astype(np.float64)
-
-    def logits(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
-        return self.hidden(theta, X) @ self.part(theta, "W2") + self.part(theta, "b2")
-
-    def accuracy(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
-        return float(np.mean(self.logits(theta, X).argmax(axis=1) == y))
-
-    def readout_gradient(self, theta: np.ndarray, X: np.ndarray, targets: np.ndarray):
-        """The exact (backpropagation) gradient: zero for W1 and b1, as autograd finds."""
-        hidden = self.hidden(theta, X)
-        residual = CrossEntropy().transform(
-            hidden @ self.part(theta, "W2") + self.part(theta, "b2")
-        )
-        residual[np.arange(len(X)), targets] -= 1.0
-        residual /= len(X)
-        gradient = np.zeros_like(theta)
-        start, stop = self.bounds["W2"]
-        gradient[start:stop] = (hidden.T @ residual).ravel()
-        start, stop = self.bounds["b2"]
-        gradient[start:stop] = residual.sum(axis=0)
-        return gradient
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        return (x @ self.W + self.b > 0).astype(float)
 
 
-def autograd_gradient_norms(net: HardThresholdNet, X: np.ndarray, targets: np.ndarray):
-    """Norm of torch autograd's gradient per parameter block (float64), or None without torch."""
+def build(hidden: int) -> dlt.Sequential:
+    return dlt.Sequential([HardThreshold(64, hidden), dlt.Dense(hidden, 10)], seed=SEED)
+
+
+def autograd_gradient_norms(model: dlt.Sequential, X: np.ndarray, y: np.ndarray):
+    """Norm of torch autograd's gradient per parameter (float64), or None without torch.
+
+    The comparison cuts the graph: autograd has no gradient at all for W1 and b1 (0 here).
+    """
     try:
         import torch
     except ImportError:
         return None
-    theta = torch.tensor(net.params, requires_grad=True)
-    blocks = {name: net.part(theta, name) for name in net.shapes}
-    hidden = (torch.from_numpy(X) @ blocks["W1"] + blocks["b1"] > 0).to(torch.float64)
-    logits = hidden @ blocks["W2"] + blocks["b2"]
-    torch.nn.functional.cross_entropy(logits, torch.from_numpy(targets)).backward()
-    gradient = theta.grad.numpy()
-    return {name: float(np.linalg.norm(net.part(gradient, name))) for name in net.shapes}
-
-
-def train(net, data, steps: int, gradient_of, lr: float, batch_size: int = 128):
-    """Adam on ``gradient_of(theta, X_batch, t_batch, epoch, batch)``; returns theta, seconds."""
-    X, _, targets, _ = data
-    theta = net.params.copy()
-    optimizer = dlt.optim.Adam(lr=lr)
-    started, step, epoch = time.perf_counter(), 0, 0
-    while step < steps:
-        for number, index in enumerate(
-            minibatch_indices(len(X), batch_size, seed=SEED, epoch=epoch)
-        ):
-            optimizer.step(theta, gradient_of(theta, X[index], targets[index], epoch, number))
-            step += 1
-        epoch += 1
-    return theta, time.perf_counter() - started, step
+    hidden, readout = model.layers
+    W1, b1, W2, b2 = (
+        torch.tensor(v, requires_grad=True) for v in (hidden.W, hidden.b, readout.W, readout.b)
+    )
+    units = (torch.from_numpy(X) @ W1 + b1 > 0).to(torch.float64)
+    torch.nn.functional.cross_entropy(units @ W2 + b2, torch.from_numpy(y)).backward()
+    return {
+        name: 0.0 if v.grad is None else float(v.grad.norm())
+        for name, v in zip(("W1", "b1", "W2", "b2"), (W1, b1, W2, b2))
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=int, default=32, help="hard-threshold units")
-    parser.add_argument("--steps", type=int, default=20_000)
-    parser.add_argument("--scale", type=float, default=0.05, help="SPSA perturbation h")
+    parser.add_argument("--spsa-epochs", type=int, default=1500)
+    parser.add_argument("--fd-epochs", type=int, default=15)
+    parser.add_argument("--scale", type=float, default=0.05, help="perturbation / step h")
+    parser.add_argument("--logdir", default="runs/hard_threshold")
     args = parser.parse_args(argv)
 
     digits = load_dataset("digits")
     X, X_test, y, y_test = train_test_split(digits.X, digits.y, test_size=0.2, seed=SEED)
     scaler = StandardScaler().fit(X)
     X, X_test = scaler.transform(X), scaler.transform(X_test)
-    loss = CrossEntropy()
-    targets = loss.prepare_targets(y, 10)
-    data = (X, X_test, targets, y_test)
-    net = HardThresholdNet(64, args.hidden, 10)
-    print(f"network 64-{args.hidden}(hard threshold)-10, {net.params.size:,} parameters")
-
-    norms = autograd_gradient_norms(net, X[:128], targets[:128])
+    start = build(args.hidden)
+    print(f"network 64-{args.hidden}(hard threshold)-10, {start.num_parameters:,} parameters")
+    norms = autograd_gradient_norms(start, X[:128], y[:128].astype(np.int64))
     if norms is not None:
         print("torch autograd gradient norm per block:", {k: round(v, 6) for k, v in norms.items()})
 
-    spec = zo.get_zeroth_order("spsa", scale=args.scale)
-
-    def spsa_gradient(theta, X_batch, t_batch, epoch, batch):
-        def batch_loss(v: np.ndarray) -> float:  # a black box to the estimator
-            return float(loss.batched(net.logits(v, X_batch), t_batch))
-
-        seed = zo.step_seed(SEED, epoch, batch)
-        return zo.estimate_gradient(zo.directional_slopes(batch_loss, theta, spec, seed))
-
-    def exact_gradient(theta, X_batch, t_batch, epoch, batch):
-        return net.readout_gradient(theta, X_batch, t_batch)
-
-    rows = []
-    for name, gradient_of, lr in [
-        ("backprop (read-out only learns)", exact_gradient, 3e-3),
-        (f"spsa, h={args.scale:g} (all layers)", spsa_gradient, 3e-3),
-    ]:
-        theta, seconds, steps = train(net, data, args.steps, gradient_of, lr)
-        rows.append(
-            (name, steps, seconds, net.accuracy(theta, X, y), net.accuracy(theta, X_test, y_test))
-        )
-    start = (net.accuracy(net.params, X, y), net.accuracy(net.params, X_test, y_test))
-    header = f"{'training (Adam, batch 128)':<36}{'steps':>7}{'seconds':>9}"
+    runs = [
+        # name, method, step, epochs
+        ("central, default step (as backprop)", "central", None, args.fd_epochs),
+        (f"central, step {args.scale:g}", "central", args.scale, args.fd_epochs),
+        (f"spsa, h={args.scale:g}", f"spsa:scale={args.scale}", None, args.spsa_epochs),
+    ]
+    header = f"{'training (Adam, batch 128)':<38}{'steps':>7}{'seconds':>9}"
     print(f"{header}{'train acc':>11}{'test acc':>10}")
-    print(f"{'initial parameters':<36}{0:>7}{0:>9.1f}{start[0]:>11.4f}{start[1]:>10.4f}")
-    for name, steps, seconds, train_acc, test_acc in rows:
-        print(f"{name:<36}{steps:>7}{seconds:>9.1f}{train_acc:>11.4f}{test_acc:>10.4f}")
+    for name, method, step, epochs in runs:
+        model = build(args.hidden)
+        model.compile(
+            loss="cross_entropy",
+            optimizer=dlt.optim.Adam(lr=3e-3),
+            method=method,
+            step=step,
+            metrics=["accuracy"],
+        )
+        logger = dlt.TensorBoardLogger(f"{args.logdir}/{name.split(',')[0]}-{method}-{step}")
+        started = time.perf_counter()
+        model.fit(X, y, epochs=epochs, batch_size=128, callbacks=[logger])
+        seconds = time.perf_counter() - started
+        train_acc = model.evaluate(X, y)["accuracy"]
+        test_acc = model.evaluate(X_test, y_test)["accuracy"]
+        steps = model.optimizer.step_count
+        print(f"{name:<38}{steps:>7}{seconds:>9.1f}{train_acc:>11.4f}{test_acc:>10.4f}")
     return 0
 
 

@@ -142,12 +142,14 @@ def test_history_has_our_keys_and_meanings() -> None:
 def test_twin_replays_our_batches_and_optimizer() -> None:
     """Three-point steps: after 30 SGD+momentum epochs the parameters agree closely."""
     X, y = toy_data(n=50)
-    kwargs = {"optimizer": dlt.optim.SGD(lr=0.1, momentum=0.9), "method": "three_point_midpoint"}
-    model = compiled(**kwargs)
+    def kwargs():  # one optimizer per model: a shared one would mix their states
+        return {"optimizer": dlt.optim.SGD(lr=0.1, momentum=0.9), "method": "three_point_midpoint"}
+
+    model = compiled(**kwargs())
     result = train_torch_twin(model, X, y, epochs=30, batch_size=8, seed=5)
     model.fit(X, y, epochs=30, batch_size=8, seed=5)
     assert np.max(np.abs(model.get_params() - result.params)) < 1e-7
-    other_batches = train_torch_twin(compiled(**kwargs), X, y, epochs=30, batch_size=8, seed=6)
+    other_batches = train_torch_twin(compiled(**kwargs()), X, y, epochs=30, batch_size=8, seed=6)
     assert np.max(np.abs(other_batches.params - result.params)) > 1e-4
 
 

@@ -139,13 +139,47 @@ def test_an_interrupted_run_keeps_its_last_parameters() -> None:
     np.testing.assert_array_equal(model.get_params(), snapshots.params[5])
 
 
-def test_an_unknown_monitor_fails_at_the_end_of_the_first_epoch() -> None:
+@pytest.mark.parametrize(
+    "callback",
+    [dlt.EarlyStopping(monitor="val_acc"), dlt.ReduceLROnPlateau(monitor="val_acc")],
+    ids=["EarlyStopping", "ReduceLROnPlateau"],
+)
+def test_an_unknown_monitor_is_refused_before_the_first_batch(callback) -> None:
     model = new_model()
-    stopper = dlt.EarlyStopping(monitor="val_acc", start_from_epoch=3)
-    expected = r"monitor 'val_acc' is not logged; available keys are \['accuracy', .*'val_loss'\]"
+    before = model.get_params()
+    expected = r"monitor 'val_acc' is never logged by fit; it logs \['accuracy', .*'val_loss'\]"
     with pytest.raises(ValueError, match=expected):
-        model.fit(X, Y, epochs=5, batch_size=BATCH, validation_data=(XV, YV), callbacks=[stopper])
+        model.fit(X, Y, epochs=5, batch_size=BATCH, validation_data=(XV, YV), callbacks=[callback])
+    assert model.epochs_completed == 0 and model.optimizer.step_count == 0
+    np.testing.assert_array_equal(model.get_params(), before)
+
+
+def test_val_keys_without_validation_data_fail_at_the_end_of_the_first_epoch() -> None:
+    model = new_model()
+    with pytest.raises(ValueError, match="Pass validation_data to fit for 'val_' keys"):
+        model.fit(X, Y, epochs=5, batch_size=BATCH, callbacks=[dlt.EarlyStopping()])
     assert model.epochs_completed == 1
+
+
+def test_a_key_logged_by_a_callback_of_the_user_can_be_monitored() -> None:
+    """No early refusal when a user's callback may add keys to the epoch logs."""
+
+    class Score(dlt.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["my_score"] = float(-epoch)
+
+    model = new_model()
+    stopper = dlt.EarlyStopping(monitor="my_score", mode="max", patience=1)
+    model.fit(X, Y, epochs=5, batch_size=BATCH, callbacks=[Score(), stopper])
+    assert stopper.best_epoch == 0 and stopper.stopped_epoch == 1
+
+
+@pytest.mark.parametrize("callbacks", [dlt.EarlyStopping(), "early_stopping", 3])
+def test_callbacks_must_be_a_list(callbacks) -> None:
+    model = new_model()
+    with pytest.raises(TypeError, match=r"callbacks must be a list of callbacks \(e.g. \["):
+        model.fit(X, Y, epochs=1, callbacks=callbacks)
+    assert model.optimizer.step_count == 0
 
 
 @pytest.mark.parametrize(

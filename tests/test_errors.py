@@ -624,7 +624,7 @@ CASES = [
         "cli: plots directory inside a file",
         lambda: cli("--plots-dir", os.path.join(THIS_FILE, "plots")),
         CommandLineError,
-        r"plots_dir '.*plots' cannot be a directory: '.*test_errors.py' is a file",
+        r"--plots-dir '.*plots' cannot be a directory: '.*test_errors.py' is a file",
     ),
     (
         "cli: unknown option",
@@ -641,14 +641,86 @@ CASES = [
 ]
 
 
+#: The model methods whose refusals are checked to change nothing.
+GUARDED = (
+    "compile",
+    "fit",
+    "evaluate",
+    "predict",
+    "loss_and_gradient",
+    "gradient_details",
+    "save",
+    "set_params",
+)
+
+
+def snapshot(net: dlt.Sequential) -> dict:
+    """Everything a refused call must leave as it was (copies, comparable with ==)."""
+    optimizer = net.optimizer
+    return {
+        "params": net.params.tobytes(),
+        "layer state": repr([layer.state_dict() for layer in net.layers]),
+        "loss": None if net.loss is None else (type(net.loss), net.loss.name),
+        "optimizer": None if optimizer is None else (id(optimizer), repr(optimizer.state_dict())),
+        "method": repr(net.stencil),
+        "step": repr(net.step),
+        "metrics": repr(net.metrics),
+        "engine": (net.gradient_engine, net.memory_budget, net.backend),
+        "history": None if net.history is None else repr(net.history.to_dict()),
+        "progress": (net.epochs_completed, net.batches_completed),
+    }
+
+
+@pytest.fixture
+def refusals_change_nothing(monkeypatch):
+    """Wrap the model's methods: a call that raises must leave the model's whole state as it
+    was before the call. Returns the list of the refused calls that were checked."""
+    checked: list[str] = []
+    for name in GUARDED:
+        original = getattr(dlt.Sequential, name)
+
+        def guarded(self, *args, _original=original, _name=name, **kwargs):
+            before = snapshot(self)
+            try:
+                return _original(self, *args, **kwargs)
+            except Exception:
+                after = snapshot(self)
+                changed = [key for key in before if before[key] != after[key]]
+                assert not changed, f"refused {_name} changed {changed}"
+                checked.append(_name)
+                raise
+
+        monkeypatch.setattr(dlt.Sequential, name, guarded)
+    return checked
+
+
 @pytest.mark.parametrize(
     "call, error, fragment",
     [case[1:] for case in CASES],
     ids=[case[0] for case in CASES],
 )
-def test_bad_input_is_refused_with_a_clear_message(call, error, fragment):
+def test_bad_input_is_refused_with_a_clear_message(call, error, fragment, refusals_change_nothing):
+    """Every case raises the right error; every refused model call left the model unchanged."""
     with pytest.raises(error, match=fragment):
         call()
+
+
+def test_the_state_guard_sees_refused_calls(refusals_change_nothing):
+    net = model(optimizer="adam", metrics=["accuracy"])
+    net.fit(X, Y, epochs=2, batch_size=4)
+    for call in (
+        lambda: net.compile(loss="mse", optimizer="sgd", gradient_engine="nope"),
+        lambda: net.compile(optimizer="nope"),
+        lambda: net.fit(X, Y, epochs=3, callbacks=[object()]),
+        lambda: net.fit(X, Y, epochs=3, callbacks=dlt.EarlyStopping()),
+        lambda: net.fit(X, Y[:5], epochs=3),
+        lambda: net.fit(X, Y, epochs=3, validation_split=0.5, validation_data=(X, Y)),
+        lambda: net.predict(X[:, :2]),
+        lambda: net.set_params(np.zeros(3)),
+    ):
+        with pytest.raises((TypeError, ValueError)):
+            call()
+    assert len(refusals_change_nothing) == 8
 
 
 def test_nan_in_regression_targets_is_refused():
@@ -679,7 +751,7 @@ def test_the_real_command_line_prints_one_line_and_exits_with_2(argv):
 def test_a_diverging_run_is_one_line_and_exit_status_1(capsys):
     pytest.importorskip("sklearn")
     with pytest.raises(SystemExit) as exit_info:
-        main([*CLI_BASE, "--methods", "forward", "--lr", "1e300"])
+        main([*CLI_BASE, "--methods", "forward", "--lr", "1e308"])  # parameters overflow
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert err.startswith("dltk-train: error: training diverged: ") and err.count("\n") == 1
@@ -734,3 +806,14 @@ def test_skip_refuses_an_epoch_without_a_finite_batch():
     with pytest.raises(FloatingPointError, match="Every batch of epoch 1 had a non-finite loss"):
         net.fit(X, Y, epochs=3, batch_size=4, on_non_finite="skip")
     assert net.epochs_completed == 1
+
+
+def test_a_diverging_zeroth_order_run_exits_1_naming_the_learning_rate(capsys):
+    """SPSA with a huge rate: parameters ~1e200 outgrow the perturbation scale. That is a
+    diverged run (exit 1, the rate named), not bad input (exit 2)."""
+    pytest.importorskip("sklearn")
+    with pytest.raises(SystemExit) as exit_info:
+        main([*CLI_BASE, "--methods", "spsa", "--lr", "1e200", "--epochs", "3"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("dltk-train: error: training diverged: ") and "lr=1e+200" in err

@@ -296,3 +296,11 @@ def test_network_is_the_model_without_training():
         network.forward(X), np.tanh(X @ network.layers[0].W + network.layers[0].b)
     )
     assert "HandTanh" in network.summary()
+
+
+@pytest.mark.parametrize("index", [-1, 43, 1.0, True])
+def test_parameter_name_refuses_indices_outside_the_vector(index):
+    model = dlt.Sequential([dlt.Dense(4, 5), dlt.Dense(5, 3)], seed=0)
+    assert model.parameter_name(42) == "layers[1].b[2]"
+    with pytest.raises((TypeError, ValueError), match="index"):
+        model.parameter_name(index)

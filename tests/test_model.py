@@ -204,7 +204,9 @@ def test_early_stopping_stops_and_restores_best_weights(iris_split):
 def test_non_finite_loss_stops_training_and_keeps_last_finite_parameters(iris_split):
     X_train, _, y_train, _ = iris_split
     model = small_model()
-    model.compile(optimizer=dlt.optim.SGD(lr=1e300))
+    # lr=1e300 keeps the parameters finite (near 1e300, with finite exact gradients);
+    # 1e308 overflows them, and the loss becomes infinite.
+    model.compile(optimizer=dlt.optim.SGD(lr=1e308))
     with pytest.raises(FloatingPointError, match=r"epoch \d, batch 0.*last finite parameters"):
         model.fit(X_train, y_train, epochs=3, batch_size=120)
     assert np.all(np.isfinite(model.params))

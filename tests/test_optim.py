@@ -275,3 +275,21 @@ def test_get_optimizer() -> None:
 def test_bad_hyperparameters_raise(factory: Any, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         factory()
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        SGD(lr=0.3, momentum=0.5, dampening=0.1, nesterov=False, weight_decay=0.01),
+        Adam(lr=0.02, betas=(0.8, 0.95), eps=1e-7, amsgrad=True, decoupled_weight_decay=True),
+        RMSprop(lr=0.05, alpha=0.9, momentum=0.1, centered=True),
+        Adam(),
+    ],
+    ids=["sgd", "adam", "rmsprop", "adam-defaults"],
+)
+def test_repr_is_a_call_the_constructor_accepts(optimizer) -> None:
+    import deep_learning_toolkit.optim as optim
+
+    rebuilt = eval(repr(optimizer), vars(optim))  # noqa: S307 (our own repr)
+    assert type(rebuilt) is type(optimizer)
+    assert rebuilt.hyperparameters() == optimizer.hyperparameters()

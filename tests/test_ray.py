@@ -348,3 +348,26 @@ def test_a_custom_trial_function_runs_on_ray(ray_cluster) -> None:
     assert all(isinstance(r, TrialResult) and r.ok for r in remote)
     for a, b in zip(local, remote):
         assert np.array_equal(a.params, b.params)
+
+
+def test_sharded_gradient_of_stochastic_and_stateful_layers_equals_the_local_one(ray_cluster):
+    """Workers get each step's dropout keys and the running statistics with the step data."""
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(24, 5)), rng.integers(0, 3, 24)
+    layers = [
+        dlt.Dense(5, 8, activation="tanh"),
+        dlt.Dropout(0.3),
+        dlt.BatchNorm(8),
+        dlt.Dense(8, 3),
+    ]
+    model = dlt.Sequential(layers, seed=3)
+    model.compile(loss="cross_entropy", optimizer="sgd")
+    model.fit(X, y, epochs=1, batch_size=8)  # moves the running statistics off their start
+    X, targets = model._prepare(X, y)
+    stencil, steps = gradient_inputs(model, "central")
+    with RayGradient(num_workers=2) as gradient:
+        for key in ((3, 0, 0), (3, 5, 1)):
+            model.set_step(*key)
+            local = engine.batched_gradient(model, X, targets, model.loss, stencil, steps)
+            sharded = gradient(model, X, targets, model.loss, stencil, steps)
+            assert relative_error(sharded.gradient, local.gradient) <= 1e-12

@@ -160,3 +160,148 @@ def test_results_are_reproducible() -> None:
     second = run_comparison(methods=["forward"], epochs=3, torch_baseline=False)
     np.testing.assert_array_equal(first.params["forward"], second.params["forward"])
     assert first.histories["forward"].history["loss"] == second.histories["forward"].history["loss"]
+
+
+# ---------------------------------------------------------------------- output locations
+def _unwritable(monkeypatch, directory: Path) -> None:
+    """Make ``directory`` (and what is under it) refuse to be created, as a read-only place
+    would (simulated: the tests may run as root, whom permissions do not stop)."""
+    real_mkdir = Path.mkdir
+
+    def mkdir(self, *args, **kwargs):
+        if self == directory or directory in self.parents:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+
+
+def _count_training(monkeypatch) -> list[int]:
+    import deep_learning_toolkit.experiments.comparison as comparison_module
+
+    calls: list[int] = []
+    real_sweep = comparison_module.sweep
+
+    def sweep(*args, **kwargs):
+        calls.append(1)
+        return real_sweep(*args, **kwargs)
+
+    monkeypatch.setattr(comparison_module, "sweep", sweep)
+    return calls
+
+
+@pytest.mark.parametrize("option", ["--plots-dir", "--logdir"])
+def test_an_unwritable_output_directory_is_refused_before_training(
+    tmp_path, monkeypatch, capsys, option
+) -> None:
+    directory = tmp_path / "out"
+    _unwritable(monkeypatch, directory)
+    trained = _count_training(monkeypatch)
+    other = "--logdir" if option == "--plots-dir" else "--plots-dir"
+    argv = [*SHORT, "--methods", "forward", "--no-torch", other, "none", option, str(directory)]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2 and trained == []
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("dltk-train: error: ")
+    assert option in err and str(directory) in err and "Permission denied" in err
+
+
+def test_a_late_io_error_still_prints_the_results_table(tmp_path, monkeypatch, capsys) -> None:
+    """Plots are written after the table: a full disk loses no computed result."""
+    pytest.importorskip("matplotlib")
+    import deep_learning_toolkit.viz.plots as plots
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(plots, "plot_histories", full_disk)
+    argv = [*SHORT, "--methods", "forward", "--no-torch", "--logdir", "none"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--plots-dir", str(tmp_path / "plots")])
+    assert exit_info.value.code == 1
+    captured = capsys.readouterr()
+    assert list(table_rows(captured.out)) == ["forward"]
+    assert captured.err.count("\n") == 1 and "No space left on device" in captured.err
+    assert "results above" in captured.err
+
+
+def test_ctrl_c_names_no_checkpoint_the_command_line_does_not_write(monkeypatch, capsys) -> None:
+    """A real Ctrl-C in training: the message must not send the user to checkpoints."""
+    import os
+    import signal
+
+    import deep_learning_toolkit as dlt
+    import deep_learning_toolkit.train as train_module
+
+    class CtrlC(dlt.training.callbacks.Callback):
+        def on_batch_end(self, batch, logs=None):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def interrupted_comparison(**kwargs):
+        model = dlt.Sequential([dlt.Dense(2, 2)], seed=0)
+        model.compile(optimizer="sgd")
+        model.fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]), epochs=2, callbacks=[CtrlC()])
+
+    monkeypatch.setattr(train_module, "run_comparison", interrupted_comparison)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*SHORT, "--methods", "forward", "--no-torch", "--logdir", "none"])
+    assert exit_info.value.code == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted" in err
+    assert "Resume from the last checkpoint" not in err and "no checkpoints" in err
+
+
+def test_the_cnn_model_on_digits_images(tmp_path, capsys) -> None:
+    """--model cnn: the same table, TensorBoard runs and plots as the default, for a CNN."""
+    pytest.importorskip("sklearn")
+    pytest.importorskip("tensorboardX")
+    status = main(
+        [
+            "--dataset",
+            "digits",
+            "--model",
+            "cnn",
+            "--hidden",
+            "32",
+            "--optimizer",
+            "adam",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--methods",
+            "central",
+            "--quiet",
+            "--logdir",
+            str(tmp_path / "runs"),
+            "--plots-dir",
+            "none",
+        ]
+    )
+    assert status == 0
+    out = capsys.readouterr().out
+    assert out.startswith("digits: 1x8x8 conv(8,3x3)-pool-32-10 tanh network")
+    assert "| three_point_midpoint |" in out
+    assert (tmp_path / "runs" / "digits" / "three_point_midpoint").is_dir()
+
+
+def test_the_cnn_needs_an_image_dataset(capsys) -> None:
+    pytest.importorskip("sklearn")
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "--dataset",
+                "iris",
+                "--model",
+                "cnn",
+                "--quiet",
+                "--no-torch",
+                "--logdir",
+                "none",
+                "--plots-dir",
+                "none",
+            ]
+        )
+    assert exit_info.value.code == 2
+    assert "model 'cnn' needs an image dataset" in capsys.readouterr().err

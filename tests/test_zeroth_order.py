@@ -431,3 +431,22 @@ def test_lean_sgd_path_matches_sgd_on_the_full_estimate(monkeypatch):
     monkeypatch.setattr(training_step, "lean_update", lambda optimizer: False)
     full.fit(X, y, epochs=1, batch_size=120)
     np.testing.assert_allclose(lean.params, full.params, rtol=0, atol=1e-15)
+
+
+def test_read_only_calls_give_back_the_callers_bits():
+    """loss_and_gradient(method="spsa") and zeroth_order_gradient snap the parameters to their
+    perturbation grid to estimate; the caller's exact bits must come back."""
+    import deep_learning_toolkit as dlt
+
+    rng = np.random.default_rng(0)
+    model = dlt.Sequential([dlt.Dense(3, 4, activation="tanh"), dlt.Dense(4, 2)], seed=0)
+    model.compile(optimizer="sgd")
+    model.params[...] += rng.normal(size=model.num_parameters) * 1e-9  # off any coarse grid
+    before = bits(model.params)
+    X, y = rng.normal(size=(10, 3)), rng.integers(0, 2, 10)
+    model.loss_and_gradient(X, y, method="spsa")
+    np.testing.assert_array_equal(bits(model.params), before)
+    theta = rng.normal(size=50) + 1e-9
+    theta_bits = bits(theta)
+    zo.zeroth_order_gradient(lambda v: float(v @ v), theta, "gaussian", 3)
+    np.testing.assert_array_equal(bits(theta), theta_bits)

@@ -6,14 +6,30 @@
 ...               method="five_point_midpoint", metrics=["accuracy"])
 """
 
+import importlib
 from importlib import metadata as _metadata
-from typing import Any
+from typing import Any as _Any
 
 from . import data, distributed, gradients, nn, numdiff, optim, training, viz
 from .gradients import check_model_gradient
 from .io import load_model, save_model
 from .model import Sequential
 from .nn import Dense, Layer, register_layer
+from .nn.layers import (
+    Activation,
+    AvgPool1D,
+    AvgPool2D,
+    BatchNorm,
+    Conv1D,
+    Conv2D,
+    Dropout,
+    Embedding,
+    Flatten,
+    GlobalAvgPool,
+    LayerNorm,
+    MaxPool1D,
+    MaxPool2D,
+)
 from .numdiff.check import check_gradient
 from .training import (
     Callback,
@@ -31,19 +47,45 @@ except _metadata.PackageNotFoundError:  # run from a source tree that is not ins
     __version__ = "0+unknown"
 
 
-def __getattr__(name: str) -> Any:
-    """``dlt.sweep``: the experiments' sweep, imported on first use (the library itself
-    never imports the experiments)."""
+
+
+
+def __getattr__(name: str) -> _Any:
+    """Lazy names: ``dlt.torch`` (imports PyTorch on first use, so that the toolkit itself
+    never does) and ``dlt.sweep`` (the experiments' sweep: the library never imports them)."""
     if name == "sweep":
         from .experiments.sweep import sweep
 
         return sweep
-    raise AttributeError(f"module 'deep_learning_toolkit' has no attribute {name!r}")
+    if name != "torch":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        return importlib.import_module(f"{__name__}.torch")
+    except ModuleNotFoundError as error:
+        if error.name != "torch":
+            raise
+        raise ImportError(
+            "deep_learning_toolkit.torch needs PyTorch, which is not installed: "
+            "pip install torch (see the README's Set up for the version)."
+        ) from error
 
 
 __all__ = [
+    "Activation",
+    "AvgPool1D",
+    "AvgPool2D",
+    "BatchNorm",
+    "Conv1D",
+    "Conv2D",
     "Callback",
     "Dense",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "GlobalAvgPool",
+    "LayerNorm",
+    "MaxPool1D",
+    "MaxPool2D",
     "EarlyStopping",
     "History",
     "Layer",

@@ -32,6 +32,13 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     return value
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` as ``bool`` if it is a (NumPy) boolean; else raise ``TypeError``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {describe(value)}.")
+    return bool(value)
+
+
 def check_int(
     name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None
 ) -> int:
@@ -79,15 +86,25 @@ def check_array(
     ndim: int | tuple[int, ...] | None = None,
     allow_empty: bool = False,
 ) -> np.ndarray:
-    """Return ``value`` as a finite float64 array with the given number of dimensions."""
+    """Return ``value`` as a finite float64 array with the given number of dimensions.
+
+    Complex input is refused (``TypeError``), not cast: the cast would drop the imaginary
+    parts with only a warning.
+    """
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be array-like of numbers; got {describe(value)}.")
     try:
-        array = np.asarray(value, dtype=np.float64)
+        is_complex = np.iscomplexobj(value)
+        array = np.asarray(value, dtype=np.complex128 if is_complex else np.float64)
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"{name} must be array-like of numbers; got {describe(value)} ({error})."
         ) from None
+    if is_complex:
+        raise TypeError(
+            f"{name} must be real numbers; got complex values ({describe(value)}): casting "
+            "would drop their imaginary parts. Pass value.real if that is what you mean."
+        )
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim
         if array.ndim not in allowed:

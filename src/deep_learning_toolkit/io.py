@@ -90,6 +90,7 @@ def _assemble(parts: ModelParts) -> Sequential:
         model.compile(**parts.compile)
     model.epochs_completed = parts.epochs_completed
     model.step_pilot = parts.step_pilot
+    model.batches_completed = parts.batches_completed
     model.history = parts.history
     return model
 

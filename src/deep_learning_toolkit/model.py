@@ -10,8 +10,8 @@ as in Keras with ``compile`` / ``fit`` / ``evaluate`` / ``predict``. The gradien
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ from .gradients import (
     model_gradient,
     resolve_method,
 )
-from .gradients.steps import PilotState, model_steps
 from .nn.layer import Layer, Shape
 from .nn.losses import Loss
 from .nn.network import Network
@@ -41,12 +40,11 @@ from .training.loop import (
     check_fit_arguments,
     run_params,
     split_validation,
-    start_history,
     train,
 )
 from .training.metrics import metric_scores
 from .training.settings import compile_settings
-from .training.step import OptimizerStep
+from .training.step import OptimizerStep, batch_steps
 
 
 class Sequential(Network):
@@ -79,8 +77,7 @@ class Sequential(Network):
         self.optimizer: Optimizer | None = None
         self.stencil: Any = get_method("three_point_midpoint")
         self.step: object = None
-        #: The pilot steps ``fit`` is using (saved; see :mod:`.gradients.steps`).
-        self.step_pilot: PilotState | None = None
+        self.step_pilot: Any = None  # the pilot steps fit goes on with (saved; gradients.steps)
         self.metrics: list[str] = []
         self.gradient_engine = "batched"
         self.memory_budget = DEFAULT_MEMORY_BUDGET
@@ -90,8 +87,15 @@ class Sequential(Network):
         self.history: History | None = None
         #: Epochs finished by ``fit`` (saved with the model; resume at this ``initial_epoch``).
         self.epochs_completed = 0
+        #: Batches finished in epoch ``epochs_completed`` when a run was interrupted.
+        self.batches_completed = 0
         #: The gradient of the last training step (None for an in-place zeroth-order step).
         self.last_gradient: np.ndarray | None = None
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if self.optimizer is not None:
+            self.optimizer._owner = weakref.ref(self)
 
     def predict(self, X: object) -> np.ndarray:
         """Class probabilities for classification losses, values for regression ones."""
@@ -131,9 +135,7 @@ class Sequential(Network):
             plain SGD (no momentum, no weight decay) those update the parameters MeZO-style,
             without forming a gradient vector.
         step : None, "classic", float or array-like
-            Finite-difference step: ``None`` for steps from a pilot estimate on the network
-            (:mod:`~deep_learning_toolkit.gradients.steps`), ``"classic"`` for the formula's
-            default step times ``max(1, |theta_i|)``, or a step (per parameter).
+            ``None``: from a pilot on the network (``gradients.steps``); ``"classic"``: old rule.
         metrics : list of str, optional
             Names from :data:`~deep_learning_toolkit.training.metrics.METRICS`.
         gradient_engine : {"batched", "reference"}
@@ -150,6 +152,7 @@ class Sequential(Network):
         )
         for name in ("loss", "optimizer", "stencil", "step", "metrics", "gradient_engine"):
             setattr(self, name, getattr(settings, name))
+        settings.optimizer._owner = weakref.ref(self)
         self.memory_budget, self.backend = settings.memory_budget, settings.backend
         self._batched_gradient = settings.batched
 
@@ -199,10 +202,13 @@ class Sequential(Network):
         X, targets = self._prepare(X, y)
         self.set_step(self.seed)  # the same random draws (dropout) on every call
         stencil = self.stencil if method is None else resolve_method(method)
-        if isinstance(stencil, ZerothOrder):
-            return self.compute_gradient(X, targets, stencil, None, self.seed)
-        evaluate = partial(self.compute_gradient, X, targets, stencil)
-        steps = model_steps(self, stencil, self.step if step is None else step, evaluate)
+        if isinstance(stencil, ZerothOrder):  # a read-only call: the snap is undone too
+            before = self.params.copy()
+            try:
+                return self.compute_gradient(X, targets, stencil, None, self.seed)
+            finally:
+                self.params[...] = before
+        steps = batch_steps(self, X, targets, stencil, self.step if step is None else step)
         result = self.compute_gradient(X, targets, stencil, steps)
         if not np.isfinite(result.loss):
             layer = self.non_finite_layer(X, training=True)
@@ -301,8 +307,7 @@ class Sequential(Network):
             self.num_parameters,
             self.optimizer.hyperparameters(),
         )
-        history = start_history(self, self.method_name, params, args.initial_epoch)
-        return train(self, loop, history, callbacks)
+        return train(self, loop, self.method_name, params, callbacks)
 
     # ------------------------------------------------------------------ saving
     def save(self, path: str | os.PathLike) -> Path:

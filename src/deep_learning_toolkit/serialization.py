@@ -19,9 +19,9 @@ import numpy as np
 from ._validation import describe
 from .archive import FORMAT, VERSION
 from .gradients.steps import MODEL_STEP_RULES, PilotState
-from .nn.layer import Layer, layer_from_config
+from .nn.layer import Layer, layer_from_config, parameter_budget
 from .nn.losses import LOSSES
-from .numdiff.fornberg import Formula
+from .numdiff.fornberg import analyse
 from .numdiff.stencils import COMPLEX_STEP, STENCILS, ComplexStep, Stencil, get_method
 from .numdiff.zeroth_order import ZerothOrder
 from .optim import OPTIMIZERS, Optimizer
@@ -53,6 +53,7 @@ def model_payload(model: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "library_version": _library_version(),
         "architecture": model.config(),
         "epochs_completed": int(getattr(model, "epochs_completed", 0)),
+        "batches_completed": int(getattr(model, "batches_completed", 0)),
         "compile": compiled,
         "optimizer": optimizer,
         "step_pilot": _pilot_to_json(getattr(model, "step_pilot", None), arrays),
@@ -76,6 +77,7 @@ class ModelParts:
     compile: dict[str, Any] | None
     epochs_completed: int
     history: History | None
+    batches_completed: int = 0
     step_pilot: PilotState | None = None
 
     def restore_state(self, layers: list[Layer], arrays: dict[str, np.ndarray]) -> None:
@@ -91,9 +93,15 @@ def model_parts(
     arrays: dict[str, np.ndarray],
     custom_layers: dict[str, type[Layer]] | None = None,
 ) -> ModelParts:
-    """Rebuild the pieces of a model from a verified header and its arrays."""
+    """Rebuild the pieces of a model from a verified header and its arrays.
+
+    The header has passed :func:`~deep_learning_toolkit.header_schema.check_header`; the
+    layers are built under a budget of the parameters the file holds, so that no layer
+    allocates more than the file can account for.
+    """
     architecture = header["architecture"]
-    layers = [layer_from_config(dict(c), custom_layers) for c in architecture["layers"]]
+    with parameter_budget(_array(arrays, "params").size):
+        layers = [layer_from_config(dict(c), custom_layers) for c in architecture["layers"]]
     compiled = header.get("compile")
     settings = None
     if compiled is not None:
@@ -111,9 +119,10 @@ def model_parts(
         layers=layers,
         seed=architecture["seed"],
         input_shape=None if shape is None else tuple(shape),
-        params=arrays["params"],
+        params=_array(arrays, "params"),
         compile=settings,
         epochs_completed=int(header["epochs_completed"]),
+        batches_completed=int(header.get("batches_completed", 0)),
         history=None if header.get("history") is None else History.from_dict(header["history"]),
         step_pilot=_pilot_from_json(header.get("step_pilot"), arrays),
     )
@@ -144,8 +153,8 @@ def _optimizer_from_json(spec: dict[str, Any], arrays: dict[str, np.ndarray]) ->
             "optimizer": name,
             "hyperparameters": spec["hyperparameters"],
             "step": spec["step"],
-            "shape": spec["shape"],
-            "state": {key: arrays[f"optimizer.{key}"] for key in spec["state"]},
+            "shape": spec.get("shape"),
+            "state": {key: _array(arrays, f"optimizer.{key}") for key in spec["state"]},
         }
     )
     return optimizer
@@ -199,6 +208,11 @@ def _method_from_json(spec: dict[str, Any]) -> Any:
     if "stencil" in spec:
         row = spec["stencil"]
         exact = _formula_from_json(row["exact"]) if "exact" in row else None
+        if exact is not None and (
+            exact.float_offsets() != tuple(row["offsets"])
+            or exact.float_weights() != tuple(row["weights"])
+        ):
+            raise ValueError("the stencil's exact formula does not match its offsets and weights")
         return Stencil(
             row["name"],
             tuple(float(o) for o in row["offsets"]),
@@ -225,13 +239,16 @@ def _formula_to_json(formula: Any) -> dict[str, Any]:
 
 
 def _formula_from_json(spec: dict[str, Any]) -> Any:
-    return Formula(
-        tuple(Fraction(o) for o in spec["offsets"]),
-        tuple(Fraction(w) for w in spec["weights"]),
-        int(spec["derivative"]),
-        int(spec["order"]),
-        tuple((int(power), Fraction(c)) for power, c in spec["error_terms"]),
-    )
+    """The exact formula, analysed again from its offsets and weights (not trusted)."""
+    offsets = tuple(Fraction(o) for o in spec["offsets"])
+    weights = tuple(Fraction(w) for w in spec["weights"])
+    terms = tuple((int(power), Fraction(c)) for power, c in spec["error_terms"])
+    formula = analyse(offsets, weights, 1, n_terms=len(terms))
+    if (formula.order, formula.error_terms) != (int(spec["order"]), terms):
+        raise ValueError(
+            "the exact formula's order and error terms do not match its offsets and weights"
+        )
+    return formula
 
 
 def _step_to_json(step: Any, arrays: dict[str, np.ndarray]) -> Any:
@@ -256,7 +273,13 @@ def _step_from_json(spec: Any, arrays: dict[str, np.ndarray]) -> Any:
         return None if rule == "pilot" else rule
     if "scalar" in spec:
         return float(spec["scalar"])
-    return arrays[spec["array"]]
+    return _array(arrays, spec["array"])
+
+
+def _array(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
+    if name not in arrays:
+        raise ValueError(f"the header names an array {name!r} that the file does not index")
+    return arrays[name]
 
 
 def _pilot_to_json(state: PilotState | None, arrays: dict[str, np.ndarray]) -> Any:
@@ -269,7 +292,7 @@ def _pilot_to_json(state: PilotState | None, arrays: dict[str, np.ndarray]) -> A
 def _pilot_from_json(spec: Any, arrays: dict[str, np.ndarray]) -> PilotState | None:
     if spec is None:
         return None
-    return PilotState(str(spec["method"]), arrays[spec["relative"]], int(spec["age"]))
+    return PilotState(str(spec["method"]), _array(arrays, spec["relative"]), int(spec["age"]))
 
 
 def _library_version() -> str:

@@ -22,12 +22,18 @@ from typing import NoReturn
 
 from .baselines.torch_twin import TWIN_NAME
 from .distributed import BACKENDS, ray_session
-from .experiments.comparison import Comparison, make_plots, run_comparison
+from .experiments.comparison import (
+    Comparison,
+    check_output_directory,
+    make_plots,
+    run_comparison,
+)
 from .experiments.setup import (
     DATASETS,
     DEFAULT_LR,
     DEFAULTS,
     HIDDEN_ACTIVATIONS,
+    MODELS,
     TASKS,
     build_model,
     prepare_data,
@@ -54,6 +60,7 @@ __all__ = [
     "prepare_data",
     "run_comparison",
 ]
+
 
 # ---------------------------------------------------------------------- command line
 def _comma_list(text: str) -> list[str]:
@@ -129,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         + ")",
     )
     add(
+        "--model",
+        choices=MODELS,
+        default=d.model,
+        help="mlp, or cnn: Conv2D(8, 3x3) + pooling + the hidden Dense layers, on the images "
+        f"of an image dataset (digits) (default: {d.model})",
+    )
+    add(
         "--activation",
         choices=HIDDEN_ACTIVATIONS,
         default=d.activation,
@@ -173,7 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
 def describe_setup(comparison: Comparison) -> str:
     """One line saying what was trained."""
     s, split = comparison.settings, comparison.split
-    widths = "-".join(map(str, (split.X_train.shape[1], *s["hidden"], split.n_outputs)))
+    if s.get("model") == "cnn":
+        hidden = "-".join(map(str, (*s["hidden"], split.n_outputs)))
+        shape = "x".join(map(str, split.X_train.shape[1:]))
+        widths = f"{shape} conv(8,3x3)-pool-{hidden}"
+    else:
+        widths = "-".join(map(str, (split.X_train.shape[1], *s["hidden"], split.n_outputs)))
     return (
         f"{s['dataset']}: {widths} {s['activation']} network, {s['optimizer']} (lr={s['lr']:g}), "
         f"{s['epochs']} epochs, batch size {s['batch_size']}, seed {s['seed']}; "
@@ -194,8 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     Bad input (an invalid option, or a ``ValueError``, ``TypeError``, ``OSError`` such as
     ``FileNotFoundError``, or ``ImportError`` from the library) is written as one line
     ``dltk-train: error: ...`` on stderr and exits with status 2 (``SystemExit``, as argparse
-    does), never with a traceback; a diverged run (``FloatingPointError``) exits with status
-    1 and a Ctrl-C, after the current batch and the log flush, with status 130. Any other
+    does), never with a traceback. Every output directory (``--logdir``, ``--plots-dir``) is
+    created and probed for writing before any training. A diverged run
+    (``FloatingPointError``) exits with status 1 and a Ctrl-C, after the current batch and
+    the log flush, with status 130. The results table is printed before the plots are
+    written: an I/O error then (a full disk) exits with status 1 after the table. Any other
     exception is a bug and keeps its traceback.
     """
     parser = build_parser()
@@ -203,6 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.ray_address is not None and args.backend != "ray":
         parser.error("--ray-address needs --backend ray")
     methods = [name for item in args.methods for name in _comma_list(item)]
+    _check_outputs(args)
     old = _existing_runs(args.logdir, args.dataset, [*methods, TWIN_NAME])
     if old:
         print(
@@ -211,12 +234,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             "show the old points too (use a new --logdir for a clean view).",
             file=sys.stderr,
         )
+    comparison = _train(args, methods)
+    _report(comparison)
+    if args.plots_dir is not None:
+        _write_plots(comparison, Path(args.plots_dir))
+    return 0
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output location is creatable and writable, and plotting installed: before
+    training, not after."""
+    try:
+        check_output_directory("--logdir", args.logdir)
+        check_output_directory("--plots-dir", args.plots_dir)
+        if args.plots_dir is not None:
+            from .viz.plots import require_plotting
+
+            require_plotting()
+    except (ImportError, OSError, TypeError, ValueError) as error:
+        _fail(error)
+
+
+def _train(args: argparse.Namespace, methods: list[str]) -> Comparison:
+    """The comparison (plots are written later, after the table is printed)."""
     try:
         session = (
             ray_session(args.ray_address) if args.backend == "ray" else contextlib.nullcontext()
         )
         with session:
-            comparison = run_comparison(
+            return run_comparison(
                 dataset=args.dataset,
                 methods=methods,
                 epochs=args.epochs,
@@ -226,8 +272,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 hidden=args.hidden,
                 activation=args.activation,
                 seed=args.seed,
+                model=args.model,
                 logdir=args.logdir,
-                plots_dir=args.plots_dir,
+                plots_dir=None,
                 torch_baseline=not args.no_torch,
                 verbose=0 if args.quiet else 1,
                 backend=args.backend,
@@ -236,8 +283,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(error)
     except FloatingPointError as error:
         _fail(f"training diverged: {error}", EXIT_FAILED)
-    except KeyboardInterrupt as error:
-        _fail(f"interrupted: {error}" if str(error) else "interrupted", EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        logs = (
+            ""
+            if args.logdir is None
+            else f"; the TensorBoard logs written so far are under {args.logdir}"
+        )
+        _fail(
+            "interrupted (Ctrl-C) during training; the command line saves no checkpoints, so "
+            f"run it again to repeat the comparison{logs}",
+            EXIT_INTERRUPTED,
+        )
+
+
+def _report(comparison: Comparison) -> None:
+    """Print the setup, the results table and where the logs went."""
     print(describe_setup(comparison))
     print()
     print(comparison.table())
@@ -254,11 +314,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"TensorBoard logs: {where}/<run>/{{train,validation}} "
             f"(view with: tensorboard --logdir {comparison.logdir})"
         )
-    if comparison.plots:
-        print(f"Plots ({len(comparison.plots)} PNG files):")
-        for path in comparison.plots.values():
-            print(f"  {path}")
-    return 0
+    sys.stdout.flush()
+
+
+def _write_plots(comparison: Comparison, plots_dir: Path) -> None:
+    """Save the figures after the table is out; an I/O error now loses no result."""
+    try:
+        comparison.plots = make_plots(
+            comparison.histories, plots_dir, comparison.split.name, comparison.task
+        )
+    except (OSError, ValueError) as error:
+        _fail(
+            f"the results above are complete, but writing the plots to {str(plots_dir)!r} "
+            f"failed: {error}",
+            EXIT_FAILED,
+        )
+    print(f"Plots ({len(comparison.plots)} PNG files):")
+    for path in comparison.plots.values():
+        print(f"  {path}")
 
 
 if __name__ == "__main__":

@@ -33,11 +33,10 @@ from ..training.loop import (
     Loop,
     check_fit_arguments,
     run_params,
-    start_history,
     train,
 )
 from ..training.metrics import metric_scores
-from . import twin_dense  # noqa: F401  (registers the Dense twin)
+from . import twin_conv, twin_dense, twin_layers  # noqa: F401  (importing them registers the twins)
 from .twin_registry import TWIN_BUILDERS, TwinParameter
 
 if TYPE_CHECKING:
@@ -114,6 +113,9 @@ def build_network(model: Sequential) -> torch.nn.Sequential:
                 f"{sorted(TWIN_BUILDERS)}."
             )
         twin = builder(layer)
+        for module in twin.modules:  # a dropout's masks are keyed by its layer's index
+            if hasattr(module, "layer_index"):
+                module.layer_index = index
         modules.extend(twin.modules)
         parameters.extend(twin.parameters)
     network = torch.nn.Sequential(*modules)
@@ -198,6 +200,7 @@ class TorchTwin:
         self.history: History | None = None
         self.stop_training = False
         self.epochs_completed = 0
+        self.batches_completed = 0
         self._steps = 0  # optimizer steps taken, for a learning-rate schedule
 
     # ------------------------------------------------------------------ parameters
@@ -212,12 +215,7 @@ class TorchTwin:
     # ------------------------------------------------------------------ data
     def _prepare(self, X: object, y: object, names: tuple[str, str]) -> tuple[Any, Any, np.ndarray]:
         torch = require_torch()
-        X = check_array(names[0], X, ndim=2)
-        if X.shape[1] != self.model.n_inputs:
-            raise ValueError(
-                f"{names[0]} has {X.shape[1]} features, but the model's first layer expects "
-                f"{self.model.n_inputs}."
-            )
+        X = self.model.check_input(X, names[0])  # samples of the model's input shape
         targets = self.loss.prepare_targets(y, self.model.n_outputs)
         check_same_length(names[0], X, names[1], targets)
         dtype = torch.int64 if self.loss.task == "classification" else torch.float64
@@ -288,9 +286,8 @@ class TorchTwin:
             self.model.optimizer.hyperparameters(),
         )
         self.history = None  # every fit of the twin starts a new record
-        history = start_history(self, TWIN_NAME, params, 0)
         loop = Loop(
-            step=lambda rows, epoch, batch: self._step(X_t, T_t, rows),
+            step=lambda rows, epoch, batch: self._step(X_t, T_t, rows, (args.seed, epoch, batch)),
             targets=targets,
             args=args,
             scores=self._scores,
@@ -301,13 +298,15 @@ class TorchTwin:
         if num_threads is not None:
             torch.set_num_threads(num_threads)
         try:
-            return train(self, loop, history, callbacks)
+            return train(self, loop, TWIN_NAME, params, callbacks)
         finally:
             torch.set_num_threads(saved_threads)
 
-    def _step(self, X_t: Any, T_t: Any, rows: np.ndarray) -> BatchOutcome:
-        """One autograd step on the batch ``rows``."""
+    def _step(self, X_t: Any, T_t: Any, rows: np.ndarray, key: tuple[int, ...]) -> BatchOutcome:
+        """One autograd step on the batch ``rows``; ``key`` (seed, epoch, batch) keys the
+        dropout masks as ``fit`` keys ours."""
         torch = require_torch()
+        twin_layers.set_step(self.network, *key)
         index = torch.from_numpy(rows)
         self.optimizer.zero_grad()
         schedule = self.model.optimizer.schedule
@@ -332,9 +331,13 @@ class TorchTwin:
 
     def _validate(self, validation: tuple[Any, Any, np.ndarray]) -> dict[str, float]:
         torch = require_torch()
-        with torch.no_grad():
-            outputs = self.network(validation[0])
-            value = float(self._loss_function(outputs, validation[1]))
+        self.network.eval()  # inference mode, as fit validates: running statistics, no dropout
+        try:
+            with torch.no_grad():
+                outputs = self.network(validation[0])
+                value = float(self._loss_function(outputs, validation[1]))
+        finally:
+            self.network.train()
         return {"val_loss": value, **self._scores(outputs.numpy(), validation[2], "val_")}
 
     def __repr__(self) -> str:

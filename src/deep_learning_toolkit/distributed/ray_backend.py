@@ -69,6 +69,7 @@ WORKER_START_TIMEOUT = 120.0
 #: Round trips of an empty call timed when the workers start (their median is the latency).
 LATENCY_PROBES = 5
 
+
 def import_ray() -> Any:
     """Import Ray, or raise an ImportError saying how to install it."""
     return require("ray", "the Ray backend")
@@ -162,6 +163,11 @@ class StepData:
     stencil: Stencil
     steps: np.ndarray
     training: bool
+    #: Each layer's step key (random draws such as dropout masks) and non-parameter state
+    #: (running statistics): what the workers' copies of the layers must share with the
+    #: driver's for this step.
+    step_keys: list[tuple[int, ...]]
+    states: list[dict[str, np.ndarray]]
 
 
 class ShardWorker:
@@ -189,8 +195,17 @@ class ShardWorker:
 
             data: StepData = ray.get(boxed_data[0])
             self.network.set_params(data.params)
+            for layer, key, state in zip(self.network.layers, data.step_keys, data.states):
+                layer.step_key = key
+                if state:
+                    layer.load_state_dict(state)
             self.step = GradientStep(
-                self.network, data.X, data.targets, data.loss, data.stencil, data.steps,
+                self.network,
+                data.X,
+                data.targets,
+                data.loss,
+                data.stencil,
+                data.steps,
                 data.training,
             )
             self.step_id = step_id
@@ -406,7 +421,8 @@ class RayGradient:
             for piece, took in zip(pieces, times):
                 spent[piece.layer] += took
                 counted[piece.layer] += piece.stop - piece.start
-        costs = spent / (counted * n)
+        # layers without parameters (dropout, pooling) are never timed: cost 0, then floored
+        costs = np.divide(spent, counted * n, out=np.zeros_like(spent), where=counted > 0)
         smallest = costs[costs > 0].min() if np.any(costs > 0) else 1.0
         self._costs = np.maximum(costs, smallest * 1e-3)  # a timer's 0 must not empty a layer
 
@@ -434,8 +450,9 @@ class RayGradient:
         GradientResult
         """
         if not isinstance(network, Network):
-            raise TypeError(f"RayGradient needs a network (e.g. a Sequential); got "
-                            f"{describe(network)}.")
+            raise TypeError(
+                f"RayGradient needs a network (e.g. a Sequential); got {describe(network)}."
+            )
         layers, params = network.layers, network.params
         steps = np.asarray(steps, dtype=np.float64)
         if steps.shape != params.shape:
@@ -451,7 +468,19 @@ class RayGradient:
         costs = np.ones(len(layers)) if self._costs is None else self._costs
         tasks = split_tasks(layers, chunks, costs, self._n_tasks(len(X), sizes))
         self._step_id += 1
-        data = ray.put(StepData(params, X, targets, loss, stencil, steps, training))
+        data = ray.put(
+            StepData(
+                params,
+                X,
+                targets,
+                loss,
+                stencil,
+                steps,
+                training,
+                [layer.step_key for layer in layers],
+                [layer.state_dict() for layer in layers],
+            )
+        )
         queue = deque(range(len(tasks)))
         pending: dict[Any, tuple[int, Any]] = {}
 

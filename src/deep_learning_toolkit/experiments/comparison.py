@@ -9,6 +9,7 @@ in a table. :func:`run_comparison` returns the histories; the command line only 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +31,11 @@ from .setup import (
     DEFAULT_LR,
     DEFAULTS,
     HIDDEN_ACTIVATIONS,
+    MODELS,
     TASKS,
     Split,
     Task,
-    build_model,
+    build_network,
     make_optimizer,
     prepare_data,
 )
@@ -184,6 +186,7 @@ def run_comparison(
     torch_baseline: bool = True,
     verbose: int = 0,
     backend: str = "local",
+    model: str = DEFAULTS.model,
 ) -> Comparison:
     """Train one network with each finite-difference method and as its PyTorch twin.
 
@@ -214,6 +217,9 @@ def run_comparison(
         torch is not installed.
     verbose : int
         ``1`` shows a progress bar per run (local backend only).
+    model : {"mlp", "cnn"}
+        The network: a multilayer perceptron of ``hidden`` widths, or a small CNN on the
+        images of ``dataset`` (digits) with ``hidden`` widths after the convolution.
     backend : {"local", "ray"}
         Train the methods one after another here, or as parallel Ray tasks
         (:func:`~deep_learning_toolkit.distributed.sweep`; the same histories and final
@@ -230,15 +236,16 @@ def run_comparison(
     lr = make_optimizer(optimizer, DEFAULT_LR[optimizer] if lr is None else lr).lr  # validates lr
     hidden = _check_hidden(hidden)
     activation = check_choice("activation", activation, HIDDEN_ACTIVATIONS)
+    model = check_choice("model", model, MODELS)
     seed = check_int("seed", seed, minimum=0)
     backend = check_backend(backend)
-    _check_output_directory("logdir", logdir)
-    _check_output_directory("plots_dir", plots_dir)
+    check_output_directory("logdir", logdir)
+    check_output_directory("plots_dir", plots_dir)
     if plots_dir is not None:
         from ..viz.plots import require_plotting
 
         require_plotting()  # fail before training, not after
-    split = prepare_data(dataset, seed)
+    split = prepare_data(dataset, seed, images=model == "cnn")
     task = TASKS[split.task]
     settings = {
         "dataset": split.name,
@@ -249,6 +256,7 @@ def run_comparison(
         "lr": float(lr),
         "hidden": hidden,
         "activation": activation,
+        "model": model,
         "seed": seed,
         "backend": backend,
     }
@@ -261,7 +269,7 @@ def run_comparison(
     }
 
     def new_model() -> Sequential:
-        return build_model(split.X_train.shape[1], hidden, split.n_outputs, activation, seed)
+        return build_network(model, split, hidden, activation, seed)
 
     def callbacks(name: str) -> list[TensorBoardLogger]:
         if comparison.logdir is None:
@@ -311,17 +319,31 @@ def run_comparison(
     return comparison
 
 
-def _check_output_directory(name: str, path: str | os.PathLike | None) -> None:
-    """Refuse, before any training, an output directory that is an existing file."""
+def check_output_directory(name: str, path: str | os.PathLike | None) -> None:
+    """Refuse, before any training, an output directory that cannot be created or written.
+
+    The directory is created if it does not exist (with its parents), and a probe file is
+    created in it and deleted. ``name`` is how the caller calls the setting (``plots_dir``,
+    ``--plots-dir``); errors name it and ``path`` on one line.
+    """
     if path is None:
         return
     if not isinstance(path, (str, os.PathLike)) or not str(path):
         raise TypeError(f"{name} must be a directory path or None; got {describe(path)}.")
-    for parent in (Path(path), *Path(path).parents):
+    directory = Path(path)
+    for parent in (directory, *directory.parents):
         if parent.exists() and not parent.is_dir():
             raise ValueError(
                 f"{name} {str(path)!r} cannot be a directory: {str(parent)!r} is a file."
             )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        where = f" ({error.filename})" if error.filename not in (None, str(path)) else ""
+        raise type(error)(f"{name} {str(path)!r} cannot be written: {reason}{where}.") from None
 
 
 def make_plots(

@@ -19,7 +19,10 @@ import numpy as np
 from .._validation import check_choice
 from ..data import StandardScaler, load_dataset, train_test_split
 from ..model import Sequential
+from ..nn.conv import Conv2D
 from ..nn.dense import Dense
+from ..nn.pooling import AvgPool2D, MaxPool2D
+from ..nn.reshape import Flatten
 from ..optim import Optimizer, get_optimizer
 
 DATASETS = ("iris", "wine", "breast_cancer", "digits", "diabetes")
@@ -47,6 +50,7 @@ class Defaults:
     optimizer: str = "sgd"
     hidden: tuple[int, ...] = (16,)
     activation: str = "tanh"
+    model: str = "mlp"
     seed: int = 3
     logdir: str = "runs"
     plots_dir: str = "plots"
@@ -84,12 +88,23 @@ class Split:
     n_outputs: int
 
 
-def prepare_data(dataset: str, seed: int) -> Split:
+#: Networks the experiments build: a multilayer perceptron, or a small CNN (image data).
+MODELS = ("mlp", "cnn")
+#: Datasets whose samples are images, by their shape (channels, height, width).
+IMAGE_SHAPES = {"digits": (1, 8, 8)}
+
+
+def prepare_data(dataset: str, seed: int, images: bool = False) -> Split:
     """Load ``dataset``, split it (stratified for classes) and standardise it.
 
     The scalers are fitted on the training part only. Regression targets are standardised
-    too, so that the loss is in units of the target's variance.
+    too, so that the loss is in units of the target's variance. With ``images=True`` the
+    samples keep their image shape (digits: ``(1, 8, 8)``, channels first) for a CNN.
     """
+    if images and dataset not in IMAGE_SHAPES:
+        raise ValueError(
+            f"model 'cnn' needs an image dataset, one of {sorted(IMAGE_SHAPES)}; got {dataset!r}."
+        )
     data = load_dataset(check_choice("dataset", dataset, DATASETS))
     classification = data.task == "classification"
     X_train, X_test, y_train, y_test = train_test_split(
@@ -102,6 +117,9 @@ def prepare_data(dataset: str, seed: int) -> Split:
         y_train = target_scaler.transform(y_train[:, None])[:, 0]
         y_test = target_scaler.transform(y_test[:, None])[:, 0]
     n_outputs = data.n_classes if classification else 1
+    if images:
+        shape = IMAGE_SHAPES[dataset]
+        X_train, X_test = X_train.reshape(-1, *shape), X_test.reshape(-1, *shape)
     return Split(dataset, data.task, X_train, X_test, y_train, y_test, n_outputs)
 
 
@@ -112,6 +130,37 @@ def build_model(
     widths = [n_inputs, *hidden]
     layers = [Dense(a, b, activation=activation) for a, b in zip(widths[:-1], widths[1:])]
     return Sequential([*layers, Dense(widths[-1], n_outputs)], seed=seed)
+
+
+def build_cnn(
+    input_shape: tuple[int, int, int],
+    hidden: Sequence[int],
+    n_outputs: int,
+    activation: str,
+    seed: int,
+) -> Sequential:
+    """``Conv2D(C, 8, 3, padding=1) -> AvgPool2D(2) -> Flatten -> Dense(.., h) ... -> Dense(..,
+    n_outputs)``: on 8x8 digits with ``hidden=(32,)``, 4,538 parameters (97-98% test accuracy
+    with central differences in 15 epochs). Smooth activations pool by averaging; ``relu``
+    and ``leaky_relu`` by the maximum, as CNNs usually do."""
+    channels, height, width = input_shape
+    pooling = MaxPool2D(2) if activation in ("relu", "leaky_relu") else AvgPool2D(2)
+    features = 8 * (height // 2) * (width // 2)
+    widths = [features, *hidden]
+    dense = [Dense(a, b, activation=activation) for a, b in zip(widths[:-1], widths[1:])]
+    layers = [Conv2D(channels, 8, 3, padding=1, activation=activation), pooling, Flatten()]
+    return Sequential(
+        [*layers, *dense, Dense(widths[-1], n_outputs)], seed=seed, input_shape=input_shape
+    )
+
+
+def build_network(
+    model: str, split: Split, hidden: Sequence[int], activation: str, seed: int
+) -> Sequential:
+    """The network ``model`` (one of :data:`MODELS`) for ``split``'s data."""
+    if model == "cnn":
+        return build_cnn(split.X_train.shape[1:], hidden, split.n_outputs, activation, seed)
+    return build_model(split.X_train.shape[1], hidden, split.n_outputs, activation, seed)
 
 
 def make_optimizer(name: str, lr: float) -> Optimizer:

@@ -43,6 +43,7 @@ TRIAL_KEYS = (
     "lr",
     "optimizer",
     "hidden",
+    "model",
     "activation",
     "seed",
     "step",
@@ -120,6 +121,7 @@ def train_trial(config: Mapping[str, Any], log_dir: Path | None = None):
         "lr": None,
         "optimizer": defaults.optimizer,
         "hidden": defaults.hidden,
+        "model": defaults.model,
         "activation": defaults.activation,
         "seed": defaults.seed,
         "step": None,
@@ -131,11 +133,10 @@ def train_trial(config: Mapping[str, Any], log_dir: Path | None = None):
     hidden = settings["hidden"]
     hidden = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
     activation = check_choice("activation", settings["activation"], setup.HIDDEN_ACTIVATIONS)
-    split = setup.prepare_data(settings["dataset"], settings["seed"])
+    model_kind = check_choice("model", settings["model"], setup.MODELS)
+    split = setup.prepare_data(settings["dataset"], settings["seed"], model_kind == "cnn")
     task = setup.TASKS[split.task]
-    model = setup.build_model(
-        split.X_train.shape[1], hidden, split.n_outputs, activation, settings["seed"]
-    )
+    model = setup.build_network(model_kind, split, hidden, activation, settings["seed"])
     model.compile(
         loss=task.loss,
         optimizer=setup.make_optimizer(optimizer, lr),
@@ -148,6 +149,7 @@ def train_trial(config: Mapping[str, Any], log_dir: Path | None = None):
         hparams = {
             "dataset": split.name,
             "hidden": ",".join(map(str, hidden)),
+            "model": model_kind,
             "activation": activation,
         }
         callbacks.append(TensorBoardLogger(log_dir, hparams=hparams))

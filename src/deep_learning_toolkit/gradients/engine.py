@@ -22,6 +22,7 @@ thread per core.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import os
 import threading
@@ -45,6 +46,7 @@ DEFAULT_MEMORY_BUDGET = 256 * 2**20
 CHUNK_BYTES = 16 * 2**20
 
 
+@functools.cache
 def default_workers() -> int:
     """Worker threads of the engine: one per CPU core (NumPy releases the GIL in ufuncs)."""
     return max(1, os.cpu_count() or 1)

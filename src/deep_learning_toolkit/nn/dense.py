@@ -21,7 +21,15 @@ import numpy as np
 from .._validation import check_choice, check_int
 from .activations import Activation, get_activation
 from .layer import Layer, register_layer
-from .perturbation import Change, ColumnChange, FullChange, Rank1Change, Scratch, materialize
+from .perturbation import (
+    BlockChange,
+    Change,
+    ColumnChange,
+    FullChange,
+    Rank1Change,
+    Scratch,
+    materialize,
+)
 
 #: Weight initialisations of ``Dense`` by name; ``"auto"`` picks the one the activation prefers.
 INITIALIZERS = ("auto", "glorot_uniform", "he_normal")
@@ -157,6 +165,15 @@ class Dense(Layer):
             dtype = np.result_type(u, w_rows)
             z = scratch(key + "z", (M, N, self.out_features), dtype)
             np.multiply(u[:, :, None], w_rows[:, None, :], out=z)
+            z += cache.pre
+            return FullChange(self._activate(z, dtype == np.float64))
+        if isinstance(change, BlockChange):  # columns starts[m] : starts[m] + S of x changed
+            u = change.u
+            M, N, S = u.shape
+            w_blocks = self.W[change.starts[:, None] + np.arange(S)]  # (M, S, out)
+            dtype = np.result_type(u, w_blocks)
+            z = scratch(key + "block", (M, N, self.out_features), dtype)
+            np.matmul(u, w_blocks, out=z)
             z += cache.pre
             return FullChange(self._activate(z, dtype == np.float64))
         a = materialize(change, cache.x)

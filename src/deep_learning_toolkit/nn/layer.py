@@ -19,14 +19,18 @@ their output. Layers without hooks are handled by the generic batched path.
 Saving: :meth:`Layer.config` returns the constructor's arguments (recorded automatically);
 :func:`layer_from_config` rebuilds a layer from them. A user-defined layer is found by its
 class name once registered with :func:`register_layer` (or passed to ``load_model`` as
-``custom_layers``); its constructor arguments must be JSON values.
+``custom_layers``); its constructor arguments must be JSON values. Layers rebuilt from a
+file are built under a :func:`parameter_budget`, so that a crafted size (``Dense(10**6,
+10**6)``) is refused before its parameters are allocated.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -36,6 +40,23 @@ from .._validation import describe
 from .initializers import Initializer, fans, get_initializer
 
 Shape = tuple  # a per-sample shape; None marks a size known only from the data
+
+_BUDGET: ContextVar[list[int] | None] = ContextVar("parameter_budget", default=None)
+
+
+@contextmanager
+def parameter_budget(limit: int) -> Iterator[None]:
+    """Layers created inside may declare at most ``limit`` parameter values in all.
+
+    :meth:`Layer.add_parameter` raises ``ValueError`` before allocating a parameter that
+    would exceed what is left; used when rebuilding layers from a file, whose parameter
+    vector says how many values its layers hold.
+    """
+    token = _BUDGET.set([int(limit)])
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
 
 
 @dataclass(frozen=True)
@@ -138,6 +159,15 @@ class Layer:
                 f"shape of parameter {name!r} must be positive integers; got {describe(shape)}."
             )
         shape = tuple(int(s) for s in shape)
+        budget = _BUDGET.get()
+        if budget is not None:
+            if math.prod(shape) > budget[0]:
+                raise ValueError(
+                    f"{type(self).__name__} parameter {name!r} of shape {shape} needs "
+                    f"{math.prod(shape)} values, more than the {budget[0]} parameters left "
+                    "to build from."
+                )
+            budget[0] -= math.prod(shape)
         self._parameters[name] = Parameter(name, shape, get_initializer(initializer))
         value = np.zeros(shape)
         setattr(self, name, value)
@@ -151,7 +181,7 @@ class Layer:
     @property
     def num_parameters(self) -> int:
         """Number of scalar parameters."""
-        return sum(p.size for p in self.parameters.values())
+        return sum(p.size for p in self.__dict__.get("_parameters", {}).values())
 
     def bind(self, flat: np.ndarray) -> None:
         """Make every parameter a view of ``flat`` (this layer's slice, C order)."""

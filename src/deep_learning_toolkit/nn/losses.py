@@ -11,6 +11,13 @@ equal numbers, and cheaply when only one output column, or a rank-1 pattern, cha
 * mean squared error: ``(r + D)**2 - r**2 = D (2 r + D)`` with the residual ``r``;
 * mean absolute error: ``|r + D| - |r|``.
 
+The ``expm1`` identities are exact to rounding only while the changes are small: for a change
+of the logits ``|D| > ``:data:`IDENTITY_RADIUS` of a sample, ``expm1`` may overflow, a
+probability that underflowed to 0 may be the one that the change brings back, and
+``1 + sum p expm1(D)`` may cancel. Such samples are computed in a stable form instead: the
+log-sum-exp of ``log_softmax(z) + D`` relative to its maximum, or softplus differences. The
+loss change is then finite whenever the two losses are, and as accurate as their difference.
+
 The generic implementations in :class:`Loss` build the full perturbed outputs, so a new loss
 only needs :meth:`Loss.batched`.
 """
@@ -29,6 +36,9 @@ Context = dict[str, Any]
 SERIES_RADIUS = 0.5
 #: Most terms of such a series.
 SERIES_MAX_TERMS = 16
+#: Largest change of a sample's logits for which the ``expm1`` identities are used; larger
+#: changes are computed in a stable form (see the module notes).
+IDENTITY_RADIUS = 1.0
 
 
 def series_terms(radius: float) -> int | None:
@@ -50,6 +60,33 @@ def series_terms(radius: float) -> int | None:
         if remainder <= target:
             return n
     return None
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """``log(softmax(z))`` over the last axis, relative to the row maximum (no overflow)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # infinite logits: the loss says so
+        shifted = z - z.max(axis=-1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def log_sum_exp_change(log_p: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """``lse(z + D) - lse(z) = log(sum_c exp(log_p_c + D_c))`` for rows ``(R, K)``, stably.
+
+    The sum is taken relative to its largest term, which is left out and added as ``log1p``'s
+    ``1``: finite for any finite changes, and rounded by about ``eps`` times the largest
+    ``|log_p + D|``.
+    """
+    t = log_p + D
+    top = np.argmax(t, axis=1)[:, None]
+    peak = np.take_along_axis(t, top, axis=1)
+    rest = np.exp(t - peak)
+    np.put_along_axis(rest, top, 0.0, axis=1)
+    return peak[:, 0] + np.log1p(rest.sum(axis=1))
+
+
+def softplus(x: np.ndarray) -> np.ndarray:
+    """``log(1 + exp(x))`` for real ``x`` without overflow."""
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
 
 class Loss:
@@ -180,11 +217,23 @@ class CrossEntropy(Loss):
         onehot = np.zeros_like(ctx["p_columns"])
         onehot[targets, np.arange(len(targets))] = 1.0
         ctx["onehot_columns"] = onehot
+        ctx["log_p"] = log_softmax(outputs)
         return ctx
+
+    @staticmethod
+    def _stabilize(spread: np.ndarray, far: np.ndarray, rows: Any, ctx: Context) -> None:
+        """Recompute ``spread[m, n]`` where ``far`` in the stable form; ``rows(m, n)`` gives
+        those samples' logit changes ``(R, K)``."""
+        if far.any():
+            m, n = np.nonzero(far)
+            spread[m, n] = log_sum_exp_change(ctx["log_p"][n], rows(m, n))
 
     def delta(self, D: np.ndarray, ctx: Context) -> np.ndarray:
         targets = ctx["targets"]
-        spread = np.log1p(np.einsum("nk,mnk->mn", ctx["p"], np.expm1(D)))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            spread = np.log1p(np.einsum("nk,mnk->mn", ctx["p"], np.expm1(D)))
+        far = np.abs(D).max(axis=2) > IDENTITY_RADIUS
+        self._stabilize(spread, far, lambda m, n: D[m, n], ctx)
         picked = D[:, np.arange(len(targets)), targets]
         return (spread - picked).mean(axis=1)
 
@@ -199,11 +248,16 @@ class CrossEntropy(Loss):
         ``expm1``. The series is summed (Horner) up to the power whose remainder is below a
         tenth of an ulp of the first term (:func:`series_terms`), so the loss values are
         those of the closed form to rounding; when ``|u v|`` is too large for that, the
-        classes are looped over with ``expm1``.
+        classes are looped over with ``expm1``, and samples whose logits change by more than
+        :data:`IDENTITY_RADIUS` are computed in the stable form.
         """
         terms = series_terms(float(np.abs(u).max()) * float(np.abs(v).max()))
         if terms is None:
-            total = self._rank1_spread_by_class(u, v, ctx)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                total = self._rank1_spread_by_class(u, v, ctx)
+                np.log1p(total, out=total)
+            far = np.abs(u) * np.abs(v).max(axis=1)[:, None] > IDENTITY_RADIUS
+            self._stabilize(total, far, lambda m, n: u[m, n, None] * v[m], ctx)
         else:
             coefficients = [v]  # v**k / k!
             for k in range(2, terms + 1):
@@ -213,7 +267,7 @@ class CrossEntropy(Loss):
             for coefficient in reversed(coefficients):
                 total += np.matmul(coefficient, ctx["p_columns"], out=product)
                 total *= u
-        np.log1p(total, out=total)
+            np.log1p(total, out=total)
         # The target logit's change u * v[:, y] (as a product with the one-hot labels).
         picked = np.matmul(v, ctx["onehot_columns"], out=np.empty_like(u))
         picked *= u
@@ -236,7 +290,16 @@ class CrossEntropy(Loss):
     def column_delta(self, columns: np.ndarray, d: np.ndarray, ctx: Context) -> np.ndarray:
         p = ctx["p_columns"][columns]
         hit = ctx["targets"][None, :] == columns[:, None]
-        return (np.log1p(p * np.expm1(d)) - np.where(hit, d, 0.0)).mean(axis=1)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            spread = np.log1p(p * np.expm1(d))
+
+        def rows(m: np.ndarray, n: np.ndarray) -> np.ndarray:
+            D = np.zeros((len(m), ctx["p"].shape[1]))
+            D[np.arange(len(m)), columns[m]] = d[m, n]
+            return D
+
+        self._stabilize(spread, np.abs(d) > IDENTITY_RADIUS, rows, ctx)
+        return (spread - np.where(hit, d, 0.0)).mean(axis=1)
 
 
 class BinaryCrossEntropy(Loss):
@@ -269,14 +332,27 @@ class BinaryCrossEntropy(Loss):
         ctx["p"] = self.transform(outputs)
         return ctx
 
+    @staticmethod
+    def _softplus_change(z: np.ndarray, p: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """``softplus(z + d) - softplus(z)`` with ``p = sigmoid(z)``: ``log1p(p expm1(d))``
+        (exact to rounding) where ``|d| <= IDENTITY_RADIUS``, else the difference itself."""
+        far = np.abs(d) > IDENTITY_RADIUS
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            change = np.log1p(p * np.expm1(d))
+        if far.any():
+            z = np.broadcast_to(z, change.shape)[far]
+            step = np.broadcast_to(d, change.shape)[far]
+            change[far] = softplus(z + step) - softplus(z)
+        return change
+
     def delta(self, D: np.ndarray, ctx: Context) -> np.ndarray:
-        change = np.log1p(ctx["p"] * np.expm1(D)) - ctx["targets"] * D
+        change = self._softplus_change(ctx["outputs"], ctx["p"], D) - ctx["targets"] * D
         return change.mean(axis=(1, 2))
 
     def column_delta(self, columns: np.ndarray, d: np.ndarray, ctx: Context) -> np.ndarray:
-        p = ctx["p"][:, columns].T
+        z = ctx["outputs"][:, columns].T
         t = ctx["targets"][:, columns].T
-        change = np.log1p(p * np.expm1(d)) - t * d
+        change = self._softplus_change(z, ctx["p"][:, columns].T, d) - t * d
         return change.sum(axis=1) / ctx["targets"].size
 
 

@@ -179,11 +179,14 @@ class Network:
 
     def layer_slices(self) -> list[slice]:
         """Where each layer's parameters sit in the flat vector."""
-        slices, start = [], 0
-        for layer in self.layers:
-            slices.append(slice(start, start + layer.num_parameters))
-            start += layer.num_parameters
-        return slices
+        slices = self.__dict__.get("_slices")
+        if slices is None:
+            slices, start = [], 0
+            for layer in self.layers:
+                slices.append(slice(start, start + layer.num_parameters))
+                start += layer.num_parameters
+            self._slices = slices
+        return list(slices)
 
     def parameter_name(self, index: int) -> str:
         """Where flat parameter ``index`` lives, e.g. ``"layers[0].W[2, 5]"``."""
@@ -206,7 +209,9 @@ class Network:
         """``X`` as a float64 array of samples of the network's input shape."""
         if self._shapes is None:
             X = check_array(name, X, ndim=(2, 3, 4, 5))
-            self._shapes = infer_shapes(self.layers, X.shape[1:])
+            shapes = infer_shapes(self.layers, X.shape[1:])
+            self._validate_input(X, name)
+            self._shapes = shapes
             return X
         X = check_array(name, X, ndim=len(self.input_shape) + 1)
         expected = self.input_shape
@@ -219,7 +224,15 @@ class Network:
             raise ValueError(
                 f"{name} has samples of shape {X.shape[1:]}, but the model expects {expected}."
             )
+        self._validate_input(X, name)
         return X
+
+    def _validate_input(self, X: np.ndarray, name: str) -> None:
+        """The first layer's own check of the data, if it has one (``Embedding``: integer
+        indices in range), so bad data is refused before any work."""
+        validate = getattr(self.layers[0], "validate_input", None)
+        if validate is not None:
+            validate(X, name)
 
     def check_batch(
         self, loss: Any, X: object, y: object, names: tuple[str, str] = ("X", "y")

@@ -49,6 +49,28 @@ class FullChange:
     values: np.ndarray
 
 
+@dataclass(frozen=True)
+class ChannelChange(FullChange):
+    """Perturbed outputs ``values`` ``(M, N, C, *spatial)`` that differ from the unperturbed
+    ones only in channel ``channels[m]``, by ``u[m]`` ``(M, N, *spatial)``: what a perturbed
+    convolution kernel or bias does. A :class:`FullChange` to every layer that does not know
+    the structure; a convolution after it convolves ``u`` alone."""
+
+    channels: np.ndarray
+    u: np.ndarray
+
+
+@dataclass(frozen=True)
+class BlockChange(FullChange):
+    """Perturbed outputs ``values`` ``(M, N, K)`` that differ from the unperturbed ones only in
+    the columns ``starts[m] : starts[m] + S``, by ``u[m]`` ``(M, N, S)``: a channel change
+    after ``Flatten``. A :class:`FullChange` to every layer that does not know the structure;
+    a ``Dense`` after it multiplies ``u`` by the ``S`` rows of its weights alone."""
+
+    starts: np.ndarray
+    u: np.ndarray
+
+
 Change = ColumnChange | Rank1Change | FullChange
 
 

@@ -64,6 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import check_choice, check_float, check_int, describe
+from .interrupts import deferred_interrupts
 
 #: Direction distributions: Rademacher ``+-1`` (SPSA) or standard normal.
 DISTRIBUTIONS: tuple[str, ...] = ("rademacher", "gaussian")
@@ -338,6 +339,11 @@ def direction(spec: ZerothOrder | str, seed: int, k: int, size: int) -> np.ndarr
 
 
 # --------------------------------------------------------------------------- the grid
+class ScaleTooSmallError(ValueError):
+    """The perturbation scale is below the resolution of parameters this large (in training,
+    a sign that the parameters diverged)."""
+
+
 def perturbation_grid(theta: np.ndarray, spec: ZerothOrder | str) -> float:
     """The power of two ``q`` on whose multiples the perturbations of ``theta`` are exact.
 
@@ -362,7 +368,7 @@ def _grid(flat: np.ndarray, spec: ZerothOrder) -> float:
     bound = largest + 2.0 * spec.scale * DIRECTION_BOUND[spec.distribution]
     quantum = math.ldexp(1.0, math.frexp(bound)[1] - 53)
     if spec.scale < _MIN_RESOLUTION * quantum:
-        raise ValueError(
+        raise ScaleTooSmallError(
             f"scale={spec.scale:g} is too small for parameters as large as {largest:g}: "
             f"it must be at least {_MIN_RESOLUTION * quantum:g} (2**-33 of max|theta|)."
         )
@@ -557,19 +563,23 @@ def _slopes(
         z_k = _Direction(spec.distribution, seed, k, flat.size)
         if flat.size <= BLOCK:
             cached.append(z_k)
-        offset = 0  # multiples of d_k currently added, undone if f raises
+        offset = 0  # multiples of d_k currently added, undone whatever interrupts f
         try:
-            _shift(flat, spec, z_k, quantum, 1)
-            offset = 1
+            with deferred_interrupts():  # a shift is never left half-done by Ctrl-C
+                _shift(flat, spec, z_k, quantum, 1)
+                offset = 1
             plus[k] = _evaluate(f, theta, f"theta + h*z_{k}", finite)
             if spec.two_sided:
-                _shift(flat, spec, z_k, quantum, -2)
-                offset = -1
+                with deferred_interrupts():
+                    _shift(flat, spec, z_k, quantum, -2)
+                    offset = -1
                 minus[k] = _evaluate(f, theta, f"theta - h*z_{k}", finite)
             evaluations += 2 if spec.two_sided else 1
         finally:
-            if offset:
-                _shift(flat, spec, z_k, quantum, -offset)
+            with deferred_interrupts():
+                if offset:
+                    _shift(flat, spec, z_k, quantum, -offset)
+                    offset = 0
     if spec.distribution == "rademacher":
         scale = float(np.rint(spec.scale / quantum)) * quantum
     else:
@@ -653,9 +663,10 @@ def sgd_update(theta: np.ndarray, estimate: ZerothOrderEstimate, lr: float) -> f
     if flat.size != estimate.size:
         raise ValueError(f"theta must have {estimate.size} entries; got {flat.size}.")
     squares = 0.0
-    for part, block in _combined_blocks(estimate, -lr):
-        squares += float(np.einsum("i,i->", block, block))  # no BLAS threads for a dot
-        flat[part] += block
+    with deferred_interrupts():  # the update is applied whole or not at all
+        for part, block in _combined_blocks(estimate, -lr):
+            squares += float(np.einsum("i,i->", block, block))  # no BLAS threads for a dot
+            flat[part] += block
     return math.sqrt(squares) / lr
 
 
@@ -665,7 +676,11 @@ def zeroth_order_gradient(
     spec: ZerothOrder | str = "spsa",
     seed: int = 0,
 ) -> np.ndarray:
-    """A random gradient estimate of ``f`` at ``theta`` (``theta`` is snapped, then restored).
+    """A random gradient estimate of ``f`` at ``theta``, which comes back bit for bit.
+
+    (The estimate is made at ``theta`` snapped to the perturbation grid; unlike the in-place
+    :func:`directional_slopes`, this function copies ``theta`` once to restore the caller's
+    exact bits.)
 
     See :func:`directional_slopes` for the parameters. The result is a new flat array.
 
@@ -679,7 +694,11 @@ def zeroth_order_gradient(
     >>> np.allclose(np.mean(estimates, axis=0), 2 * theta, atol=0.15)
     True
     """
-    return estimate_gradient(directional_slopes(f, theta, spec, seed))
+    original = _flat(theta).copy()  # the snap too is undone: the caller's bits come back
+    try:
+        return estimate_gradient(directional_slopes(f, theta, spec, seed))
+    finally:
+        _flat(theta)[...] = original
 
 
 def zeroth_order_step(

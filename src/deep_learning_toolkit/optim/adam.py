@@ -60,6 +60,7 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    _grouped = {"betas": ("beta1", "beta2")}
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import check_float, check_int, describe
+from .._validation import check_bool, check_float, check_int, describe  # noqa: F401 (re-exported)
 from . import schedules
 from .schedules import LearningRateError, LearningRateSchedule
 
@@ -24,13 +24,6 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {}
 
 Hyperparameters = dict[str, float | bool | str]
 LearningRate = float | LearningRateSchedule | Callable[[int], float]
-
-
-def check_bool(name: str, value: Any) -> bool:
-    """Return ``value`` as ``bool`` if it is a (NumPy) boolean; else raise ``TypeError``."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False; got {describe(value)}.")
-    return bool(value)
 
 
 class Optimizer:
@@ -55,6 +48,15 @@ class Optimizer:
         super().__init_subclass__(**kwargs)
         if cls.name:
             OPTIMIZERS[cls.name] = cls
+
+    #: Weak reference to the model compiled with this optimizer (one model per optimizer).
+    _owner: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (and deep-copied) without its owner: a copy belongs to no model."""
+        state = dict(self.__dict__)
+        state.pop("_owner", None)
+        return state
 
     def __init__(self, lr: LearningRate, **hyperparameters: Any) -> None:
         constant, schedule = _check_lr(lr)
@@ -279,9 +281,21 @@ class Optimizer:
         self._shape = None
         self._step_count = 0
 
+    #: Constructor arguments that hold several hyperparameters, e.g. Adam's
+    #: ``{"betas": ("beta1", "beta2")}``, so that ``repr`` shows the call that builds it.
+    _grouped: ClassVar[dict[str, tuple[str, ...]]] = {}
+
     def __repr__(self) -> str:
-        lr = self._lr if self._schedule is None else self._schedule
-        args = ", ".join(f"{key}={value!r}" for key, value in {"lr": lr, **self._hp}.items())
+        """The constructor call that builds this optimizer (before any step)."""
+        arguments: dict[str, Any] = {"lr": self._lr if self._schedule is None else self._schedule}
+        grouped = {key: group for group, keys in self._grouped.items() for key in keys}
+        for key, value in self._hp.items():
+            if key not in grouped:
+                arguments[key] = value
+            elif grouped[key] not in arguments:
+                group = grouped[key]
+                arguments[group] = tuple(self._hp[part] for part in self._grouped[group])
+        args = ", ".join(f"{key}={value!r}" for key, value in arguments.items())
         return f"{type(self).__name__}({args})"
 
 

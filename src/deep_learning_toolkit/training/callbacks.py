@@ -16,6 +16,7 @@ import numpy as np
 
 from .._validation import check_choice, check_float, check_int, describe
 from ..optim.base import check_bool
+from .metrics import metric_name
 
 #: What callbacks are given: the model being trained (a Sequential, or the PyTorch twin).
 Sequential = Any
@@ -63,15 +64,54 @@ class CallbackList(Callback):
     """Several callbacks called in order."""
 
     def __init__(self, callbacks: Iterable[Callback] | None, model: Sequential) -> None:
-        self.callbacks = list(callbacks or [])
+        self.callbacks = self.checked(callbacks)
         for callback in self.callbacks:
+            callback.set_model(model)
+        self.model = model
+
+    @staticmethod
+    def checked(callbacks: object) -> list[Callback]:
+        """``callbacks`` (``None`` or an iterable of :class:`Callback`) as a list; else a
+        ``TypeError`` saying what was expected (``callbacks=EarlyStopping()`` is a common
+        slip for ``callbacks=[EarlyStopping()]``)."""
+        if callbacks is None:
+            return []
+        if isinstance(callbacks, (Callback, str, bytes)) or not isinstance(callbacks, Iterable):
+            raise TypeError(
+                f"callbacks must be a list of callbacks (e.g. [{describe(callbacks)}] for one); "
+                f"got {describe(callbacks)}."
+            )
+        checked = list(callbacks)
+        for callback in checked:
             if not isinstance(callback, Callback):
                 raise TypeError(f"callbacks must be Callback instances; got {describe(callback)}.")
-            callback.set_model(model)
+        return checked
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
+        self._check_monitors()
         for callback in self.callbacks:
             callback.on_train_begin(logs)
+
+    def _check_monitors(self) -> None:
+        """Refuse, before the first batch, a monitored key that ``fit`` never logs.
+
+        Skipped when a callback of the user's own is in the list (it may add keys to the
+        epoch logs); a ``val_`` key without validation data is found at the end of the
+        first epoch (whether ``fit`` validates is not known here).
+        """
+        own = __name__.split(".")[0]
+        if any(type(c).__module__.split(".")[0] != own for c in self.callbacks):
+            return
+        keys = fit_log_keys(self.model)
+        if keys is None:
+            return
+        for callback in self.callbacks:
+            monitor = getattr(callback, "monitor", None)
+            if isinstance(callback, (EarlyStopping, ReduceLROnPlateau)) and monitor not in keys:
+                raise ValueError(
+                    f"{type(callback).__name__} monitor {monitor!r} is never logged by fit; it "
+                    f"logs {sorted(keys)} (the 'val_' keys with validation data)."
+                )
 
     def on_train_end(self, logs: Logs | None = None) -> None:
         for callback in self.callbacks:
@@ -103,6 +143,20 @@ def training_finished(model: Any, last_epoch: int | None) -> bool:
     return last_epoch is not None and (epochs is None or last_epoch + 1 >= epochs)
 
 
+#: Keys of the epoch logs that ``fit`` itself writes, besides the metrics.
+FIT_LOG_KEYS = ("loss", "evaluations", "grad_norm", "lr", "fd_step", "seconds", "skipped_batches")
+
+
+def fit_log_keys(model: Sequential) -> set[str] | None:
+    """Every key ``fit`` may log for ``model`` (the loss and metrics also with ``val_``), or
+    ``None`` when ``model`` does not say which metrics it has."""
+    metrics = getattr(model, "metrics", None)
+    if not isinstance(metrics, (list, tuple)):
+        return None
+    scores = {"loss", *(metric_name(metric) for metric in metrics)}
+    return {*FIT_LOG_KEYS, *scores, *("val_" + name for name in scores)}
+
+
 def check_monitor(owner: str, monitor: str, logs: Logs) -> float:
     """``logs[monitor]`` as a float; a missing key raises, listing the logged ones."""
     if monitor not in logs:
@@ -119,8 +173,10 @@ class EarlyStopping(Callback):
     Parameters
     ----------
     monitor : str, default "val_loss"
-        Key of the epoch logs to watch. A key that is not logged raises a ``ValueError``
-        listing the logged keys at the end of the first epoch.
+        Key of the epoch logs to watch. A key that ``fit`` never logs raises a
+        ``ValueError`` listing the logged keys before the first batch (at the end of the
+        first epoch for a ``val_`` key without validation data, or a key that a callback
+        of your own may add).
     patience : int, default 0
         Epochs without improvement after which training stops.
     min_delta : float, default 0.0
@@ -222,8 +278,8 @@ class ReduceLROnPlateau(Callback):
     Parameters
     ----------
     monitor : str, default "val_loss"
-        Key of the epoch logs to watch (a key that is not logged raises at the end of the
-        first epoch, listing the logged keys).
+        Key of the epoch logs to watch (a key that is never logged raises before the first
+        batch, listing the logged keys; see :class:`EarlyStopping`).
     factor : float, default 0.1
         Multiplier of the rate, in (0, 1).
     patience : int, default 10

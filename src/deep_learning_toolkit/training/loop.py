@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice, check_float, check_int, describe
+from .._validation import check_bool, check_choice, check_float, check_int, describe
 from ..data.batching import minibatch_indices
 from .callbacks import Callback, CallbackList
 from .history import History
@@ -127,7 +127,7 @@ def check_fit_arguments(
         epochs=epochs,
         initial_epoch=initial_epoch,
         batch_size=batch_size,
-        shuffle=bool(shuffle),
+        shuffle=check_bool("shuffle", shuffle),
         seed=check_int("seed", seed, minimum=0),
         verbose=check_int("verbose", verbose, minimum=0, maximum=2),
         on_non_finite=check_choice("on_non_finite", on_non_finite, NON_FINITE_ACTIONS),
@@ -196,31 +196,45 @@ def start_history(trainee: Any, name: str, params: dict[str, Any], initial_epoch
 
 
 def train(
-    trainee: Any, loop: Loop, history: History, callbacks: Sequence[Callback] | None
+    trainee: Any,
+    loop: Loop,
+    name: str,
+    params: dict[str, Any],
+    callbacks: Sequence[Callback] | None,
 ) -> History:
     """Run ``loop`` on ``trainee`` (which has ``history``, ``stop_training``,
-    ``epochs_completed``); returns this call's ``history``. See ``Sequential.fit``."""
-    extra: list[Callback] = list(callbacks or [])
+    ``epochs_completed``, ``batches_completed``); returns this call's History (see
+    ``Sequential.fit``). Nothing of the trainee changes if the callbacks are refused."""
+    extra: list[Callback] = CallbackList.checked(callbacks)
     args = loop.args
     if args.verbose:
-        extra.append(ProgressBar(args.epochs, args.initial_epoch, history.name, args.verbose))
+        extra.append(ProgressBar(args.epochs, args.initial_epoch, name, args.verbose))
     callback_list = CallbackList(extra, trainee)
+    previous = trainee.history
+    history = start_history(trainee, name, params, args.initial_epoch)
+    resuming = args.initial_epoch == trainee.epochs_completed and trainee.batches_completed > 0
+    skip = trainee.batches_completed if resuming else 0
     trainee.stop_training = False
     interrupt = InterruptFlag()
     with interrupt:
-        callback_list.on_train_begin({})
+        try:
+            callback_list.on_train_begin({})
+        except BaseException:
+            trainee.history = previous  # a refused start (e.g. a log directory) erases nothing
+            raise
         try:
             for epoch in range(args.initial_epoch, args.epochs):
                 callback_list.on_epoch_begin(epoch, {})
-                logs = _run_epoch(loop, epoch, callback_list, interrupt)
+                logs = _run_epoch(trainee, loop, epoch, callback_list, interrupt, skip)
                 if logs is None:  # interrupted within the epoch
                     break
+                skip = 0
                 if loop.validate is not None:
                     logs.update(loop.validate())
                 history.append(epoch, logs)
                 if trainee.history is not history:
                     trainee.history.append(epoch, logs)
-                trainee.epochs_completed = epoch + 1
+                trainee.epochs_completed, trainee.batches_completed = epoch + 1, 0
                 callback_list.on_epoch_end(epoch, logs)
                 if trainee.stop_training or interrupt.requested:
                     break
@@ -238,15 +252,26 @@ def _raise_interrupted(interrupt: InterruptFlag, completed: int) -> None:
         else f"at the end of epoch {completed - 1}"
     )
     raise KeyboardInterrupt(
-        f"Training interrupted (Ctrl-C) {where}; {completed} epoch(s) completed. Resume from "
-        "the last checkpoint with fit(..., initial_epoch=<its epochs_completed>)."
+        f"Training interrupted (Ctrl-C) {where}; {completed} epoch(s) completed. The model "
+        "keeps the parameters after the last finished batch (save it now to keep them); "
+        "fit(..., initial_epoch=model.epochs_completed) resumes at the next batch."
     )
 
 
 def _run_epoch(
-    loop: Loop, epoch: int, callbacks: CallbackList, interrupt: InterruptFlag
+    trainee: Any,
+    loop: Loop,
+    epoch: int,
+    callbacks: CallbackList,
+    interrupt: InterruptFlag,
+    skip: int = 0,
 ) -> dict[str, float] | None:
-    """One epoch of steps; its logs, or ``None`` if a Ctrl-C stopped it between batches."""
+    """One epoch of steps; its logs, or ``None`` if a Ctrl-C stopped it between batches.
+
+    The first ``skip`` batches were done before an interruption (``batches_completed``):
+    a resumed run continues with the next one, so it replays the uninterrupted run exactly
+    (the epoch's logs then cover the batches run in this call).
+    """
     started = time.perf_counter()
     total_loss, evaluations, grad_norms, fd_steps = 0.0, 0, [], []
     outputs, used, skipped = [], [], 0
@@ -255,10 +280,13 @@ def _run_epoch(
         len(loop.targets), args.batch_size, seed=args.seed, epoch=epoch, shuffle=args.shuffle
     )
     for number, rows in enumerate(batches):
+        if number < skip:
+            continue
         if interrupt.requested:
             interrupt.where = (epoch, number)
             return None
         outcome = loop.step(rows, epoch, number)
+        trainee.batches_completed = number + 1
         if outcome is None:
             skipped += 1
             continue

@@ -81,6 +81,13 @@ def compile_settings(
             f"gradient_engine={gradient_engine!r}."
         )
     optimizer = get_optimizer(optimizer)
+    owner = getattr(optimizer, "_owner", None)
+    if owner is not None and owner() is not None and owner() is not network:
+        raise ValueError(
+            f"optimizer {optimizer!r} is already used by another model, and would mix its "
+            "state (moments, step count) with this one's; give each model its own optimizer "
+            "(e.g. type(opt)(**opt.hyperparameters()) or a name)."
+        )
     return CompileSettings(
         loss,
         optimizer,

@@ -14,8 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from ..gradients.steps import StepSchedule
-from ..numdiff.zeroth_order import ZerothOrder, sgd_update, step_seed
+from ..gradients.steps import StepSchedule, model_steps
+from ..numdiff.interrupts import deferred_interrupts
+from ..numdiff.zeroth_order import (
+    ScaleTooSmallError,
+    ZerothOrder,
+    perturbation_grid,
+    sgd_update,
+    snap_to_grid,
+    step_seed,
+)
 from ..optim import SGD
 from ..optim.schedules import LearningRateError
 from .loop import BatchOutcome
@@ -57,7 +65,8 @@ class OptimizerStep:
         )
         self.schedule = None
         if not self.zeroth:
-            self.schedule = StepSchedule(model, model.stencil, model.step, model.step_pilot)
+            pilot = getattr(model, "step_pilot", None)
+            self.schedule = StepSchedule(model, model.stencil, model.step, pilot)
         self.steps = None
 
     def __call__(self, rows: np.ndarray, epoch: int, batch: int) -> BatchOutcome | None:
@@ -71,9 +80,12 @@ class OptimizerStep:
             )
             self.steps = self.schedule.steps(model, evaluate)
             pilot, model.step_pilot = self.schedule.spent, self.schedule.state
-        result = model.compute_gradient(
-            self.X[rows], self.targets[rows], model.stencil, self.steps, seed, not self.lean
-        )
+        try:
+            result = model.compute_gradient(
+                self.X[rows], self.targets[rows], model.stencil, self.steps, seed, not self.lean
+            )
+        except ScaleTooSmallError as error:  # the parameters ran away from the scale
+            raise self._diverged(error, epoch, batch) from None
         if not self._finite(result, rows, epoch, batch):
             return None
         model.update_state(self.X[rows])  # running statistics: once, before the update
@@ -90,7 +102,8 @@ class OptimizerStep:
         else:
             previous = model.params.copy()
             try:
-                model.optimizer.step(model.params, result.gradient)
+                with deferred_interrupts():  # parameters and moments change together
+                    model.optimizer.step(model.params, result.gradient)
             except LearningRateError as error:
                 raise LearningRateError(
                     f"epoch {epoch}, batch {batch}: {error}", error.step, error.value
@@ -103,10 +116,25 @@ class OptimizerStep:
                     f"the learning rate (lr={model.optimizer.lr:g})."
                 )
             grad_norm = float(np.linalg.norm(result.gradient))
+        if self.zeroth:
+            # The next step snaps the parameters to its perturbation grid: do it now, so that a
+            # step abandoned by a second Ctrl-C leaves the parameters bit for bit as they are.
+            try:
+                snap_to_grid(model.params, perturbation_grid(model.params, model.stencil))
+            except ScaleTooSmallError as error:
+                raise self._diverged(error, epoch, batch) from None
         model.last_gradient = result.gradient
         fd_step = model.stencil.scale if self.zeroth else float(np.mean(self.steps))
         evaluations = result.evaluations + pilot
         return BatchOutcome(result.loss, result.outputs, evaluations, grad_norm, fd_step)
+
+    def _diverged(self, error: Exception, epoch: int, batch: int) -> FloatingPointError:
+        """The error of a zeroth-order run whose parameters outgrew the perturbation scale."""
+        largest = float(np.max(np.abs(self.model.params)))
+        return FloatingPointError(
+            f"Training diverged at epoch {epoch}, batch {batch}: the parameters grew to "
+            f"{largest:.3g} ({error}). Lower the learning rate (lr={self.model.optimizer.lr:g})."
+        )
 
     def _rate(self, epoch: int, batch: int) -> float:
         """The learning rate of an in-place step (a schedule moves on one step)."""
@@ -143,3 +171,11 @@ class OptimizerStep:
             f"parameter(s) ({names}{', ...' if bad.size > 5 else ''}); the model keeps its "
             "last finite parameters."
         )
+
+
+def batch_steps(model: Any, X: np.ndarray, targets: np.ndarray, method: Any, step: object):
+    """The steps of one gradient of ``model`` on ``(X, targets)`` by ``method`` (see
+    :func:`~deep_learning_toolkit.gradients.steps.model_steps`: a pilot on this batch for
+    ``step=None`` with a stencil)."""
+    evaluate = partial(model.compute_gradient, X, targets, method)
+    return model_steps(model, method, step, evaluate)
