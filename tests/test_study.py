@@ -144,4 +144,15 @@ def test_the_study_covers_the_benchmark_networks() -> None:
         study.NETWORKS
     )
     deep = [spec for spec in study.NETWORKS.values() if len(spec.hidden) >= 3]
-    assert deep and study.DEFAULT_NETWORK in study.NETWORKS
+    assert deep and study.DEFAULT_NETWORK in study.NETWORKS and "digits-cnn" in study.NETWORKS
+
+
+def test_the_cnn_truth_is_its_pytorch_twin() -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    model, X, y, description = study.study_network("digits-cnn", epochs=0, batch_size=12)
+    assert X.shape == (12, 1, 8, 8) and "CNN" in description
+    twin, label = study.reference_gradient(model, X, y)
+    assert "twin" in label
+    complex_step, _ = study.reference_gradient(model, X, y, "complex_step")
+    assert np.linalg.norm(twin - complex_step) <= 1e-14 * np.linalg.norm(twin)

@@ -1,8 +1,8 @@
 """Command line of the step-size study: ``python -m deep_learning_toolkit.study``.
 
 For every network of :data:`~deep_learning_toolkit.experiments.study_networks.NETWORKS`
-(Iris 4-16-3, 4-16-16-3 and 4-64-64-3; digits 64-32-10, 64-128-10 and 64-32-32-32-10; or
-those named by ``--networks``) it sweeps the step of every method
+(Iris 4-16-3, 4-16-16-3 and 4-64-64-3; digits 64-32-10, 64-128-10, 64-32-32-32-10 and a
+CNN; or those named by ``--networks``) it sweeps the step of every method
 (:mod:`~deep_learning_toolkit.experiments.step_study`), prints a markdown table (measured
 order, best error and step, classic default step and its error, the pilot's default steps
 and their error) and the pilot's cost, saves ``docs/images/step_size_study_<network>.png``,

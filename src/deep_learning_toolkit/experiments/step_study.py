@@ -3,12 +3,12 @@
 On a network and batch (:mod:`.study_networks`) the loss gradient is computed with every
 method at the relative steps ``h = 2**k`` (each parameter's step is ``h * max(1, |theta_i|)``
 rounded to a power of two, as for the classic defaults) and compared with the truth: torch
-autograd in float64 when torch is installed and the network is a Dense MLP, else the complex
-step. Each method's curve gives its measured order of accuracy (the slope of ``log error``
-against ``log h`` where truncation dominates), its best error and step, and the error at two
-default steps: the classic one (``step="classic"``) and the pilot's
-(:mod:`~deep_learning_toolkit.gradients.steps`, the default since it exists), whose
-per-parameter steps are summarised by their median relative step.
+autograd in float64 when torch is installed (functional for a Dense MLP, through the PyTorch
+twin for other layers, e.g. a CNN), else the complex step. Each method's curve gives its
+measured order of accuracy (the slope of ``log error`` against ``log h`` where truncation
+dominates), its best error and step, and the error at two default steps: the classic one
+(``step="classic"``) and the pilot's (:mod:`~deep_learning_toolkit.gradients.steps`, the
+default), whose per-parameter steps are summarised by their median relative step.
 
 The finite-difference curves come from the model's batched engine, which computes loss
 *changes* with exact identities instead of subtracting two rounded losses, so its rounding
@@ -211,18 +211,44 @@ def autograd_gradient(model: Sequential, X: object, y: object) -> tuple[float, n
     return float(value.detach()), theta.grad.numpy().copy()
 
 
+def twin_gradient(model: Sequential, X: object, y: object) -> np.ndarray:
+    """The exact gradient of a compiled model by torch autograd (float64) through its PyTorch
+    twin (:mod:`~deep_learning_toolkit.baselines.torch_twin`: any layers with a registered
+    twin, e.g. a CNN), in training mode like ``loss_and_gradient``, laid out like
+    ``model.get_params()``. Cross-entropy and mean squared error only."""
+    torch = require("torch", "torch autograd as the truth")
+    from ..baselines.torch_twin import build_network
+
+    X, targets = model._prepare(X, y)
+    network = build_network(model).train()
+    outputs = network(torch.tensor(X, dtype=torch.float64))
+    functional = torch.nn.functional
+    losses = {"cross_entropy": functional.cross_entropy, "mse": functional.mse_loss}
+    if model.loss.name not in losses:
+        raise ValueError(f"no torch twin for loss {model.loss.name!r}; use truth='complex_step'.")
+    losses[model.loss.name](outputs, torch.tensor(targets)).backward()
+    parts = [
+        np.asarray(p.from_torch(p.tensor.grad.detach().numpy())).ravel()
+        for p in network.dltk_parameters
+    ]
+    return np.concatenate(parts)
+
+
 def reference_gradient(model: Sequential, X: object, y: object, truth: str = "auto"):
-    """``(gradient, label)``: torch autograd in float64 if available and the network is a
-    Dense MLP (``"auto"``), else the complex step through the model."""
+    """``(gradient, label)``: torch autograd in float64 if available (``"auto"``): functional
+    for a Dense MLP, through the PyTorch twin for other layers; else the complex step through
+    the model."""
     truth = check_choice("truth", truth, TRUTHS)
     if truth in ("auto", "torch"):
         try:
-            return autograd_gradient(model, X, y)[1], "torch autograd (float64)"
-        except (ImportError, TypeError):
+            if all(isinstance(layer, Dense) for layer in model.layers):
+                return autograd_gradient(model, X, y)[1], "torch autograd (float64)"
+            return twin_gradient(model, X, y), "torch autograd of the PyTorch twin (float64)"
+        except ImportError:
             if truth == "torch":
                 raise
     grad = model.loss_and_gradient(X, y, method="complex_step")[1]
-    return grad, "complex step"
+    return grad, "complex step (torch not installed)" if truth == "auto" else "complex step"
 
 
 def _gradient_at(model: Sequential, X, y, method, relative_step: float) -> np.ndarray:

@@ -5,7 +5,7 @@ trained before the study (Adam, three-point formula at the classic step, so that
 studied does not depend on the steps being studied) and the batch the gradient is taken on.
 :data:`NETWORKS` lists them in the order the study runs them; a network of other layers (a
 CNN) joins by giving ``build`` (a function returning the uncompiled ``Sequential``): the
-study takes its truth from the complex step where torch autograd has no twin of its layers.
+study takes its truth from the PyTorch twin of its layers (or the complex step without torch).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from .._validation import check_choice, check_int
 from ..model import Sequential
-from .setup import build_model
+from .setup import build_cnn, build_model
 
 
 @dataclass(frozen=True)
@@ -35,19 +35,29 @@ class StudyNetwork:
     epochs : int
         Adam epochs (batches of 32) before the study.
     build : callable, optional
-        ``build(n_inputs, n_outputs, seed) -> Sequential`` for other architectures.
+        ``build(n_outputs, seed) -> Sequential`` for other architectures.
+    image_shape : tuple, optional
+        Shape of one sample for ``build`` (e.g. ``(1, 8, 8)`` for digits), else flat features.
+    label : str
+        How the table names a ``build`` network.
     """
 
     dataset: str
     hidden: tuple[int, ...]
     batch_size: int
     epochs: int
-    build: Callable[[int, int, int], Sequential] | None = None
+    build: Callable[[int, int], Sequential] | None = None
+    image_shape: tuple[int, ...] | None = None
+    label: str = ""
 
     def architecture(self, n_inputs: int, n_outputs: int) -> str:
-        """``"4-16-3 tanh"`` for an MLP (the layer widths)."""
+        """``"4-16-3 tanh"`` for an MLP (the layer widths), else :attr:`label`."""
         widths = "-".join(str(w) for w in (n_inputs, *self.hidden, n_outputs))
-        return f"{widths} tanh" if self.build is None else "custom"
+        return f"{widths} tanh" if self.build is None else self.label
+
+
+def _digits_cnn(n_outputs: int, seed: int) -> Sequential:
+    return build_cnn((1, 8, 8), (32,), n_outputs, "tanh", seed)
 
 
 #: The study's networks by name (the order of the printed tables).
@@ -58,6 +68,15 @@ NETWORKS: dict[str, StudyNetwork] = {
     "digits-64-32-10": StudyNetwork("digits", (32,), 256, 2),
     "digits-64-128-10": StudyNetwork("digits", (128,), 256, 2),
     "digits-64-32-32-32-10": StudyNetwork("digits", (32, 32, 32), 128, 2),
+    "digits-cnn": StudyNetwork(
+        "digits",
+        (32,),
+        128,
+        2,
+        build=_digits_cnn,
+        image_shape=(1, 8, 8),
+        label="CNN Conv2D(1, 8, 3x3, tanh)-AvgPool2D(2)-32-10 tanh",
+    ),
 }
 #: The network of ``study_network()`` without a name (the study's first figure, the README's).
 DEFAULT_NETWORK = "iris-4-16-16-3"
@@ -96,14 +115,19 @@ def study_network(
         maximum=len(X),
     )
     epochs = check_int("epochs", spec.epochs if epochs is None else epochs, minimum=0)
-    builder = spec.build or (lambda d, k, s: build_model(d, spec.hidden, k, "tanh", s))
-    model = builder(X.shape[1], data.n_classes, seed)
+    if spec.build is None:
+        model = build_model(X.shape[1], spec.hidden, data.n_classes, "tanh", seed)
+    else:
+        model = spec.build(data.n_classes, seed)
+    architecture = spec.architecture(X.shape[1], data.n_classes)
+    if spec.image_shape is not None:
+        X = X.reshape(-1, *spec.image_shape)
     model.compile(loss="cross_entropy", optimizer="adam", method="central", step="classic")
     if epochs:
         model.fit(X, data.y, epochs=epochs, batch_size=32)
     batch = np.random.default_rng(seed).choice(len(X), size=batch_size, replace=False)
     description = (
-        f"{spec.dataset}, {spec.architecture(X.shape[1], data.n_classes)} network "
+        f"{spec.dataset}, {architecture} network "
         f"({model.num_parameters} parameters) after {epochs} epochs of Adam, cross-entropy on "
         f"a batch of {batch_size}"
     )
