@@ -206,6 +206,8 @@ def test_an_unknown_step_rule_is_refused_and_changes_nothing(step) -> None:
     with pytest.raises(ValueError, match="'classic'"):
         model.compile(method="central", step=step)
     assert model.step == 2.0**-20 and model.method_name == "forward"
+    with pytest.raises(ValueError, match="'classic'"):
+        model.loss_and_gradient(np.zeros((2, 4)), [0, 1], step=step)
 
 
 # ---------------------------------------------------------------------- refreshes and resume

@@ -75,7 +75,7 @@ PILOT_SMALL = 2.0**-12
 PILOT_LARGE = 2.0
 #: Gradient evaluations of one pilot (at ``s``, ``H`` and ``2H``).
 PILOT_GRADIENTS = 3
-#: Training batches between two pilots within an epoch (a pilot at batch 0, K, 2K, ...).
+#: Training batches between two pilots of ``fit`` (counted across epochs and ``fit`` calls).
 PILOT_INTERVAL = 100
 
 #: ``gradient(steps) -> GradientResult``: the gradient of the current batch at given steps.
@@ -179,20 +179,25 @@ def check_model_step(params: np.ndarray, stencil: object, step: object) -> None:
     positive number or an array of per-parameter steps (see
     :func:`~deep_learning_toolkit.numdiff.steps.resolve_steps`).
     """
-    if isinstance(step, str):
-        choices = (
-            "None (steps from a pilot estimate on the network), 'classic' (the formula's "
-            "default step times max(1, |theta|)), a positive number or an array of them"
+    resolve_steps(params, stencil, _classic_as_none(step))
+
+
+def _classic_as_none(step: object) -> object:
+    """``None`` for ``"classic"`` (the rule of ``resolve_steps``); refuse other strings."""
+    if not isinstance(step, str):
+        return step
+    choices = (
+        "None (steps from a pilot estimate on the network), 'classic' (the formula's "
+        "default step times max(1, |theta|)), a positive number or an array of them"
+    )
+    if step in STEP_RULES:
+        raise ValueError(
+            f"step={step!r} needs evaluations of f and is only available in "
+            f"numdiff.gradient / derivative / jacobian / hessian; a model's step is {choices}."
         )
-        if step in STEP_RULES:
-            raise ValueError(
-                f"step={step!r} needs evaluations of f and is only available in "
-                f"numdiff.gradient / derivative / jacobian / hessian; a model's step is {choices}."
-            )
-        if step not in MODEL_STEP_RULES:
-            raise ValueError(f"step must be {choices}; got {step!r}.")
-        step = None
-    resolve_steps(params, stencil, step)
+    if step not in MODEL_STEP_RULES:
+        raise ValueError(f"step must be {choices}; got {step!r}.")
+    return None
 
 
 def uses_pilot(stencil: object, step: object) -> bool:
@@ -207,7 +212,7 @@ def model_steps(
     default for ``"classic"`` (or the complex step), else ``step`` itself (checked)."""
     if uses_pilot(stencil, step):
         return pilot_steps(network, stencil, gradient).steps(network.params)
-    return resolve_steps(network.params, stencil, None if isinstance(step, str) else step)
+    return resolve_steps(network.params, stencil, _classic_as_none(step))
 
 
 @dataclass(frozen=True)
