@@ -760,7 +760,8 @@ def test_a_diverging_run_is_one_line_and_exit_status_1(capsys):
 # ---------------------------------------------------------------------- non-finite guard
 def poison(net: dlt.Sequential, calls: set[int], entries: list[int] | None = None) -> list:
     """Make the loss (or, with ``entries``, those gradient entries) NaN at the given calls of
-    the model's gradient; returns the parameters seen at each call."""
+    the model's gradient; returns the parameters seen at each call. The model is compiled
+    with ``step="classic"`` (no pilot gradients), so call ``k`` is training step ``k``."""
     original, seen = net.compute_gradient, []
 
     def gradient(*args, **kwargs):
@@ -777,7 +778,7 @@ def poison(net: dlt.Sequential, calls: set[int], entries: list[int] | None = Non
 
 
 def test_non_finite_gradient_names_epoch_batch_and_parameters():
-    net = model(optimizer=dlt.optim.SGD(lr=0.1))
+    net = model(optimizer=dlt.optim.SGD(lr=0.1), step="classic")
     seen = poison(net, calls={5}, entries=[1, 42])  # batch size 4: 3 batches an epoch
     names = r"\(layers\[0\].W\[0, 1\], layers\[1\].b\[2\]\)"
     with pytest.raises(FloatingPointError, match=r"epoch 1, batch 2 for 2 parameter\(s\) " + names):
@@ -787,7 +788,7 @@ def test_non_finite_gradient_names_epoch_batch_and_parameters():
 
 
 def test_skip_drops_the_batch_keeps_the_parameters_and_counts_it():
-    net = model(optimizer=dlt.optim.Adam(lr=0.05), metrics=["accuracy"])
+    net = model(optimizer=dlt.optim.Adam(lr=0.05), metrics=["accuracy"], step="classic")
     seen = poison(net, calls={1, 3, 4})  # epoch 0: batch 1; epoch 1: batches 0 and 1
     history = net.fit(X, Y, epochs=3, batch_size=4, on_non_finite="skip")
     assert history.history["skipped_batches"] == [1.0, 2.0, 0.0]
@@ -800,7 +801,7 @@ def test_skip_drops_the_batch_keeps_the_parameters_and_counts_it():
 
 
 def test_skip_refuses_an_epoch_without_a_finite_batch():
-    net = model()
+    net = model(step="classic")
     poison(net, calls=set(range(3, 6)))
     with pytest.raises(FloatingPointError, match="Every batch of epoch 1 had a non-finite loss"):
         net.fit(X, Y, epochs=3, batch_size=4, on_non_finite="skip")

@@ -53,6 +53,10 @@ def assert_same_model(a: dlt.Sequential, b: dlt.Sequential) -> None:
     assert b.stencil == a.stencil and b.metrics == a.metrics
     assert b.gradient_engine == a.gradient_engine and b.memory_budget == a.memory_budget
     np.testing.assert_array_equal(np.asarray(b.step, dtype=float), np.asarray(a.step, dtype=float))
+    assert (b.step_pilot is None) == (a.step_pilot is None)
+    if a.step_pilot is not None:
+        assert (b.step_pilot.method, b.step_pilot.age) == (a.step_pilot.method, a.step_pilot.age)
+        np.testing.assert_array_equal(b.step_pilot.relative, a.step_pilot.relative)
     state_a, state_b = a.optimizer.state_dict(), b.optimizer.state_dict()
     assert type(b.optimizer) is type(a.optimizer)
     assert state_b["hyperparameters"] == state_a["hyperparameters"]
@@ -125,6 +129,7 @@ def test_the_file_is_a_zip_with_a_readable_header(saved) -> None:
             "arrays/params.npy",
             "arrays/optimizer.exp_avg.npy",
             "arrays/optimizer.exp_avg_sq.npy",
+            "arrays/step_pilot.npy",  # the pilot steps training goes on with
             "checksum.sha256",
         ]
         assert json.loads(archive.read("header.json")) == header

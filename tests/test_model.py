@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import deep_learning_toolkit as dlt
+from deep_learning_toolkit.gradients.steps import PILOT_GRADIENTS
 from deep_learning_toolkit.numdiff import METHODS
 
 
@@ -78,7 +79,11 @@ def test_fit_history_keys_and_evaluation_counts(iris_split):
     assert history.epoch == [0, 1, 2]
     batches = int(np.ceil(len(X_train) / 50))
     per_gradient = 4 * model.num_parameters + 1  # k * P + the unperturbed loss
-    assert history.history["evaluations"] == [batches * per_gradient] * 3
+    # The default steps come from a pilot of three gradients on the first batch (the next
+    # one is due after PILOT_INTERVAL batches).
+    pilot = PILOT_GRADIENTS * per_gradient
+    epoch = batches * per_gradient
+    assert history.history["evaluations"] == [epoch + pilot, epoch, epoch]
     scores = model.evaluate(X_test, y_test)
     assert scores["loss"] == pytest.approx(history.history["val_loss"][-1], rel=1e-15)
 

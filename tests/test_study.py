@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deep_learning_toolkit import study
-from deep_learning_toolkit.numdiff.stencils import ALL_METHODS, METHODS
+from deep_learning_toolkit.numdiff.stencils import ALL_METHODS, METHODS, get_method
 
 EXPECTED_ORDERS = {
     "forward": 1,
@@ -42,6 +42,7 @@ def result() -> study.StudyResult:
         stencil_exponents=range(-40, 0),
         complex_exponents=range(-70, 0, 3),
         description=description,
+        name=study.DEFAULT_NETWORK,
     )
 
 
@@ -55,8 +56,16 @@ def test_orders_measured_on_a_real_network(result: study.StudyResult) -> None:
 def test_default_steps_sit_near_each_curve_minimum(result: study.StudyResult) -> None:
     for name in METHODS:
         curve = result.curves[name]
+        # The default (pilot) steps: within 3x of the best error of the sweep.
         assert 1 / 100 <= curve.best_step / curve.default_step <= 100, name
-        assert curve.default_error <= 10 * curve.best_error, name
+        assert curve.default_error <= 3 * curve.best_error, name
+        # The classic steps (step="classic") are still shown; on Iris they are near too.
+        assert curve.classic_step == 2.0 ** round(np.log2(get_method(name).default_step))
+        assert curve.classic_error <= 10 * curve.best_error, name
+        assert curve.gradient_seconds > 0 and curve.pilot_seconds > 0
+    assert result.curves["five_point_midpoint"].default_error < (
+        result.curves["three_point_midpoint"].default_error
+    )
     # The complex step has no minimum to speak of: flat at rounding level below ~1e-8.
     complex_curve = result.curves["complex_step"]
     assert complex_curve.default_error <= 10 * complex_curve.best_error <= 1e-14
@@ -75,8 +84,12 @@ def test_best_errors_follow_the_theory(result: study.StudyResult) -> None:
 def test_table_lists_every_method(result: study.StudyResult) -> None:
     table = result.table()
     assert "torch autograd" in table or "complex step" in table
-    for name in ALL_METHODS:
-        assert name in table
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert rows[0].count("|") == 11 and "classic h" in rows[0] and "default / best" in rows[0]
+    assert [row.split(" | ")[0][2:] for row in rows[1:]] == list(ALL_METHODS)
+    assert "five_point_midpoint" in result.pilot_cost()
+    summary = study.summary_table([result], ["three_point_midpoint"])
+    assert summary.splitlines()[2].startswith("| iris-4-16-16-3 | three_point_midpoint |")
 
 
 def test_figure_is_written_and_reads_back(result: study.StudyResult, tmp_path) -> None:
@@ -105,9 +118,41 @@ def test_command_line(monkeypatch, capsys, tmp_path) -> None:
     pytest.importorskip("sklearn")
     monkeypatch.setattr(study, "STENCIL_EXPONENTS", tuple(range(-30, -2, 4)))
     monkeypatch.setattr(study, "COMPLEX_EXPONENTS", tuple(range(-30, -2, 4)))
-    code = study.main(["--no-plot", "--epochs", "0", "--batch-size", "8"])
+    networks = "iris-4-16-3,iris-4-16-16-3"
+    code = study.main(["--no-plot", "--epochs", "0", "--batch-size", "8", "--networks", networks])
     assert code == 0
     out = capsys.readouterr().out
     assert "measured" in out and "five_point_midpoint" in out and "batch of 8" in out
-    with pytest.raises(SystemExit):
-        study.main(["--truth", "oracle"])
+    assert out.count("## iris-4-16") == 2 and out.count("pilot (3 gradients)") == 2
+    assert "| network | method | best error | classic default | pilot default |" in out
+    for bad in (["--truth", "oracle"], ["--networks", "mnist"]):
+        with pytest.raises(SystemExit):
+            study.main(bad)
+
+
+def test_command_line_draws_a_figure_per_network(capsys, tmp_path) -> None:
+    pytest.importorskip("sklearn")
+    pytest.importorskip("seaborn")
+    args = ["--quick", "--epochs", "0", "--batch-size", "8", "--output-dir", str(tmp_path)]
+    assert study.main([*args, "--networks", "iris-4-16-3"]) == 0
+    figure = tmp_path / "step_size_study_iris-4-16-3.png"
+    assert figure.stat().st_size > 10_000 and f"figure: {figure}" in capsys.readouterr().out
+
+
+def test_the_study_covers_the_benchmark_networks() -> None:
+    assert {"iris-4-16-3", "iris-4-64-64-3", "digits-64-32-10", "digits-64-128-10"} <= set(
+        study.NETWORKS
+    )
+    deep = [spec for spec in study.NETWORKS.values() if len(spec.hidden) >= 3]
+    assert deep and study.DEFAULT_NETWORK in study.NETWORKS and "digits-cnn" in study.NETWORKS
+
+
+def test_the_cnn_truth_is_its_pytorch_twin() -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    model, X, y, description = study.study_network("digits-cnn", epochs=0, batch_size=12)
+    assert X.shape == (12, 1, 8, 8) and "CNN" in description
+    twin, label = study.reference_gradient(model, X, y)
+    assert "twin" in label
+    complex_step, _ = study.reference_gradient(model, X, y, "complex_step")
+    assert np.linalg.norm(twin - complex_step) <= 1e-14 * np.linalg.norm(twin)

@@ -118,6 +118,11 @@ def check_header(header: dict[str, Any]) -> None:
             raise HeaderError("header field 'optimizer' is missing for a compiled model")
     if optimizer is not None:
         _check_optimizer(optimizer)
+    pilot = _get(header, "step_pilot", "", "object", optional=True)
+    if pilot is not None:  # the pilot steps training goes on with (gradients.steps)
+        _get(pilot, "method", "step_pilot", "str")
+        _get(pilot, "age", "step_pilot", "int>=0")
+        _get(pilot, "relative", "step_pilot", "str")
     history = _get(header, "history", "", "object", optional=True)
     if history is not None:
         _check_history(history)
@@ -149,6 +154,8 @@ def _check_compile(compiled: dict[str, Any]) -> None:
     if step is not None:
         if "scalar" in step:
             _get(step, "scalar", "compile.step", "number")
+        elif "rule" in step:  # "pilot" or "classic" (gradients.steps)
+            _get(step, "rule", "compile.step", "str")
         else:
             _get(step, "array", "compile.step", "str")
     metrics = _get(compiled, "metrics", "compile", "list")

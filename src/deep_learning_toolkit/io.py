@@ -89,6 +89,7 @@ def _assemble(parts: ModelParts) -> Sequential:
     if parts.compile is not None:
         model.compile(**parts.compile)
     model.epochs_completed = parts.epochs_completed
+    model.step_pilot = parts.step_pilot
     model.batches_completed = parts.batches_completed
     model.history = parts.history
     return model

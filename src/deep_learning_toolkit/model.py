@@ -30,7 +30,6 @@ from .nn.layer import Layer, Shape
 from .nn.losses import Loss
 from .nn.network import Network
 from .numdiff.stencils import get_method
-from .numdiff.steps import resolve_steps
 from .numdiff.zeroth_order import ZerothOrder
 from .optim import Optimizer
 from .serialization import model_payload
@@ -45,7 +44,7 @@ from .training.loop import (
 )
 from .training.metrics import metric_scores
 from .training.settings import compile_settings
-from .training.step import OptimizerStep
+from .training.step import OptimizerStep, batch_steps
 
 
 class Sequential(Network):
@@ -78,6 +77,7 @@ class Sequential(Network):
         self.optimizer: Optimizer | None = None
         self.stencil: Any = get_method("three_point_midpoint")
         self.step: object = None
+        self.step_pilot: Any = None  # the pilot steps fit goes on with (saved; gradients.steps)
         self.metrics: list[str] = []
         self.gradient_engine = "batched"
         self.memory_budget = DEFAULT_MEMORY_BUDGET
@@ -134,8 +134,8 @@ class Sequential(Network):
             ``"gaussian"``, ``"spsa:n_directions=4,scale=1e-3"`` or a ``ZerothOrder``. With
             plain SGD (no momentum, no weight decay) those update the parameters MeZO-style,
             without forming a gradient vector.
-        step : None, float or array-like
-            Finite-difference step; ``None`` for the method's default.
+        step : None, "classic", float or array-like
+            ``None``: from a pilot on the network (``gradients.steps``); ``"classic"``: old rule.
         metrics : list of str, optional
             Names from :data:`~deep_learning_toolkit.training.metrics.METRICS`.
         gradient_engine : {"batched", "reference"}
@@ -208,7 +208,7 @@ class Sequential(Network):
                 return self.compute_gradient(X, targets, stencil, None, self.seed)
             finally:
                 self.params[...] = before
-        steps = resolve_steps(self.params, stencil, self.step if step is None else step)
+        steps = batch_steps(self, X, targets, stencil, self.step if step is None else step)
         result = self.compute_gradient(X, targets, stencil, steps)
         if not np.isfinite(result.loss):
             layer = self.non_finite_layer(X, training=True)

@@ -18,6 +18,7 @@ import numpy as np
 
 from ._validation import describe
 from .archive import FORMAT, VERSION
+from .gradients.steps import MODEL_STEP_RULES, PilotState
 from .nn.layer import Layer, layer_from_config, parameter_budget
 from .nn.losses import LOSSES
 from .numdiff.fornberg import analyse
@@ -55,6 +56,7 @@ def model_payload(model: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "batches_completed": int(getattr(model, "batches_completed", 0)),
         "compile": compiled,
         "optimizer": optimizer,
+        "step_pilot": _pilot_to_json(getattr(model, "step_pilot", None), arrays),
         "history": None if history is None else history.to_dict(),
         "arrays": {
             name: {"dtype": value.dtype.str, "shape": list(value.shape)}
@@ -76,6 +78,7 @@ class ModelParts:
     epochs_completed: int
     history: History | None
     batches_completed: int = 0
+    step_pilot: PilotState | None = None
 
     def restore_state(self, layers: list[Layer], arrays: dict[str, np.ndarray]) -> None:
         """Give each layer its saved non-parameter state."""
@@ -121,6 +124,7 @@ def model_parts(
         epochs_completed=int(header["epochs_completed"]),
         batches_completed=int(header.get("batches_completed", 0)),
         history=None if header.get("history") is None else History.from_dict(header["history"]),
+        step_pilot=_pilot_from_json(header.get("step_pilot"), arrays),
     )
     parts.restore_state(layers, arrays)
     return parts
@@ -248,8 +252,11 @@ def _formula_from_json(spec: dict[str, Any]) -> Any:
 
 
 def _step_to_json(step: Any, arrays: dict[str, np.ndarray]) -> Any:
+    # ``null`` meant the classic rule before the pilot existed, so the pilot is spelled out.
     if step is None:
-        return None
+        return {"rule": "pilot"}
+    if isinstance(step, str):
+        return {"rule": step}
     if isinstance(step, (int, float, np.integer, np.floating)) and not isinstance(step, bool):
         return {"scalar": float(step)}
     arrays["step"] = np.asarray(step, dtype=np.float64)
@@ -257,8 +264,13 @@ def _step_to_json(step: Any, arrays: dict[str, np.ndarray]) -> Any:
 
 
 def _step_from_json(spec: Any, arrays: dict[str, np.ndarray]) -> Any:
-    if spec is None:
-        return None
+    if spec is None:  # a file from before the pilot: it trained with the classic steps
+        return "classic"
+    if "rule" in spec:
+        rule = spec["rule"]
+        if rule != "pilot" and rule not in MODEL_STEP_RULES:
+            raise ValueError(f"unknown step rule {rule!r}")
+        return None if rule == "pilot" else rule
     if "scalar" in spec:
         return float(spec["scalar"])
     return _array(arrays, spec["array"])
@@ -268,6 +280,19 @@ def _array(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
     if name not in arrays:
         raise ValueError(f"the header names an array {name!r} that the file does not index")
     return arrays[name]
+
+
+def _pilot_to_json(state: PilotState | None, arrays: dict[str, np.ndarray]) -> Any:
+    if state is None:
+        return None
+    arrays["step_pilot"] = np.asarray(state.relative, dtype=np.float64)
+    return {"method": state.method, "age": int(state.age), "relative": "step_pilot"}
+
+
+def _pilot_from_json(spec: Any, arrays: dict[str, np.ndarray]) -> PilotState | None:
+    if spec is None:
+        return None
+    return PilotState(str(spec["method"]), _array(arrays, spec["relative"]), int(spec["age"]))
 
 
 def _library_version() -> str:

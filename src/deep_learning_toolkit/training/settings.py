@@ -9,9 +9,9 @@ from typing import Any
 from .._validation import check_choice, check_int
 from ..distributed import check_backend, gradient_backend
 from ..gradients import GRADIENT_ENGINES, check_loss, resolve_method
+from ..gradients.steps import check_model_step
 from ..nn.losses import Loss, get_loss
 from ..numdiff.stencils import ComplexStep
-from ..numdiff.steps import resolve_steps
 from ..numdiff.zeroth_order import ZerothOrder
 from ..optim import Optimizer, get_optimizer
 from .metrics import check_metric, metric_name
@@ -70,7 +70,7 @@ def compile_settings(
     if isinstance(stencil, ComplexStep):
         check_loss(loss, network.n_outputs if network.built else 2)
     if not isinstance(stencil, ZerothOrder):
-        resolve_steps(network.params, stencil, step)  # validate now, not mid-training
+        check_model_step(network.params, stencil, step)  # validate now, not mid-training
     names = _check_metrics(metrics, loss)
     gradient_engine = check_choice("gradient_engine", gradient_engine, GRADIENT_ENGINES)
     memory_budget = check_int("memory_budget", memory_budget, minimum=1)

@@ -9,12 +9,13 @@ zeroth-order method with plain SGD is applied in place without forming a gradien
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from ..gradients.steps import StepSchedule, model_steps
 from ..numdiff.interrupts import deferred_interrupts
-from ..numdiff.steps import resolve_steps
 from ..numdiff.zeroth_order import (
     ScaleTooSmallError,
     ZerothOrder,
@@ -62,15 +63,23 @@ class OptimizerStep:
         self.direction_base = (
             model.stencil.seed if self.zeroth and model.stencil.seed is not None else seed
         )
-        self.fixed_steps = self.zeroth or model.step is not None
-        self.steps = None if self.zeroth else resolve_steps(model.params, model.stencil, model.step)
+        self.schedule = None
+        if not self.zeroth:
+            pilot = getattr(model, "step_pilot", None)
+            self.schedule = StepSchedule(model, model.stencil, model.step, pilot)
+        self.steps = None
 
     def __call__(self, rows: np.ndarray, epoch: int, batch: int) -> BatchOutcome | None:
         model = self.model
-        if not self.fixed_steps:
-            self.steps = resolve_steps(model.params, model.stencil, None)
         seed = step_seed(self.direction_base, epoch, batch) if self.zeroth else 0
         model.set_step(self.seed, epoch, batch)
+        pilot = 0  # loss evaluations of a pilot of the steps (a refresh, see gradients.steps)
+        if self.schedule is not None:
+            evaluate = partial(
+                model.compute_gradient, self.X[rows], self.targets[rows], model.stencil
+            )
+            self.steps = self.schedule.steps(model, evaluate)
+            pilot, model.step_pilot = self.schedule.spent, self.schedule.state
         try:
             result = model.compute_gradient(
                 self.X[rows], self.targets[rows], model.stencil, self.steps, seed, not self.lean
@@ -116,7 +125,8 @@ class OptimizerStep:
                 raise self._diverged(error, epoch, batch) from None
         model.last_gradient = result.gradient
         fd_step = model.stencil.scale if self.zeroth else float(np.mean(self.steps))
-        return BatchOutcome(result.loss, result.outputs, result.evaluations, grad_norm, fd_step)
+        evaluations = result.evaluations + pilot
+        return BatchOutcome(result.loss, result.outputs, evaluations, grad_norm, fd_step)
 
     def _diverged(self, error: Exception, epoch: int, batch: int) -> FloatingPointError:
         """The error of a zeroth-order run whose parameters outgrew the perturbation scale."""
@@ -161,3 +171,11 @@ class OptimizerStep:
             f"parameter(s) ({names}{', ...' if bad.size > 5 else ''}); the model keeps its "
             "last finite parameters."
         )
+
+
+def batch_steps(model: Any, X: np.ndarray, targets: np.ndarray, method: Any, step: object):
+    """The steps of one gradient of ``model`` on ``(X, targets)`` by ``method`` (see
+    :func:`~deep_learning_toolkit.gradients.steps.model_steps`: a pilot on this batch for
+    ``step=None`` with a stencil)."""
+    evaluate = partial(model.compute_gradient, X, targets, method)
+    return model_steps(model, method, step, evaluate)
