@@ -76,6 +76,7 @@ class ModelParts:
     epochs_completed: int
     history: History | None
     batches_completed: int = 0
+    dtype: str = "float64"
 
     def restore_state(self, layers: list[Layer], arrays: dict[str, np.ndarray]) -> None:
         """Give each layer its saved non-parameter state."""
@@ -115,6 +116,7 @@ def model_parts(
         epochs_completed=int(header["epochs_completed"]),
         batches_completed=int(header.get("batches_completed", 0)),
         history=None if header.get("history") is None else History.from_dict(header["history"]),
+        dtype=architecture.get("dtype", "float64"),  # files from before float32 support
     )
     parts.restore_state(layers, arrays)
     return parts
