@@ -232,9 +232,10 @@ def _print_tables(rows: list[dict], repeats: int, single: bool) -> None:
         print(f"{row['network']:<16}{row['dtype']:>9}{row['params_mib']:>9.2f}{pairs}")
     print()
     print(
-        "A step: 2 forward passes, 3 passes over the parameters (+d with the snap to the grid, "
-        "-2d,\n+d fused with the SGD update and the snap to the next grid), the directions "
-        "regenerated\nfrom the seed in every pass; fit's own bookkeeping included."
+        "A step: 2 forward passes, one read of max|theta| (the grid), 3 passes over the "
+        "parameters\n(+d with the snap to the grid, -2d, +d fused with the SGD update rounded to "
+        "the grid),\nthe directions regenerated from the seed in every pass; fit's own "
+        "bookkeeping included."
     )
 
 
