@@ -1,22 +1,29 @@
-"""Cost of a zeroth-order (SPSA) step against a forward pass, from 10^3 to over 10^6 parameters.
+"""Cost of a zeroth-order training step against two forward passes, float64 and float32.
 
-For dense tanh networks 64-...-10 on a batch of 128 random inputs (cross-entropy), this prints
-per network:
+A two-sided SPSA or Gaussian step evaluates the loss twice; everything else it does (shift
+the parameters along a random direction and back, update them) is overhead. This script
+measures a step *as users pay it*: the time per step of ``Sequential.fit`` (plain SGD, so
+the memory-lean MeZO update; batch 128; no metrics, so no unperturbed pass), divided by the
+time of two forward passes (loss evaluations) of the same batch, for dense tanh networks
+64-...-10 of about 10^5, 10^6 and 4x10^6 parameters, in float64 and in float32.
 
-* time of one forward pass (loss evaluation) and of one step of: ``spsa`` (MeZO: two forward
-  passes, lean SGD update), ``spsa`` with the unperturbed pass ``fit`` makes for its metrics,
-  ``spsa`` returning the full gradient vector (for Adam), ``gaussian`` (lean), and
-  ``three_point_midpoint`` through the batched engine where a step takes under a few seconds;
-* peak memory above what is allocated before the step (parameters, data): traced by
-  ``tracemalloc`` (NumPy reports its buffers to it) and the process's peak resident set
-  (``VmHWM`` of ``/proc/self/status``, reset before each measurement; Linux, with glibc told
-  to return freed blocks to the system at once so the resident set follows the live arrays).
+It also prints the peak memory of a ``fit`` step above what is allocated before it
+(parameters, data): traced by ``tracemalloc`` (NumPy reports its buffers to it) and the
+process's peak resident set (``VmHWM`` of ``/proc/self/status``, reset before each
+measurement; Linux, with glibc told to return freed blocks to the system at once so that
+the resident set follows the live arrays).
 
-Each network runs in a fresh process. The machine's other load is not controlled: times are
-the best of several repeats, and the ratios compare costs measured side by side in one process.
+Each network runs in a fresh process. The machine's other load is not controlled: a step's
+time is the best single step of several ``fit`` calls (the time between two batch ends: the
+step and the loop's per-batch work), the forward time half the best of as many back-to-back
+pairs, the runs interleaved; the ratios compare costs measured side by side in one process.
+The passes over the parameters use one thread per CPU, as BLAS does for the forward passes.
+On a machine shared with other work, ``--single-thread`` runs BLAS and the passes on one
+thread and measures the CPU time of that thread (``time.thread_time``), which other
+processes do not inflate: the ratio of the work itself.
 
-Run: ``python benchmarks/zeroth_order.py`` (about 1-2 minutes on 2 cores);
-``--quick`` stops at 10^5 parameters.
+Run: ``python benchmarks/zeroth_order.py`` (a few minutes on 2 cores); ``--quick`` stops at
+10^5 parameters; ``--repeats N`` (default 7); ``--single-thread``.
 """
 
 from __future__ import annotations
@@ -33,12 +40,20 @@ from pathlib import Path
 
 import numpy as np
 
-NETWORKS = [(16,), (128,), (512, 128), (1024, 1024), (2048, 2048)]
+from deep_learning_toolkit.numdiff import passes
+
+NETWORKS = [(512, 128), (1024, 1024), (2048, 2048)]
 BATCH = 128
+BATCHES = 8  # steps per fit call timed
+DTYPES = ("float64", "float32")
+METHODS = ("spsa", "gaussian")
+#: Thread-count variables of the BLAS libraries NumPy may use (``--single-thread``).
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: The clock of the timings: wall time, or the thread's CPU time (``--single-thread``).
+CLOCK = {"clock": time.perf_counter}
 #: glibc: serve every block over 64 KiB by mmap and give it back on free (no adaptive
 #: threshold), so that the resident set follows the live arrays and its peak is theirs.
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}
-ENGINE_LIMIT = 110_000  # parameters; beyond it a three_point_midpoint step takes many seconds
 
 
 def _rss_peak_reset() -> bool:
@@ -57,24 +72,41 @@ def _status_kib(key: str) -> int:
     raise KeyError(key)
 
 
-def _time(runs: dict, repeats: dict[str, int]) -> dict[str, float]:
-    """Best milliseconds of each run, the runs interleaved (after a warm-up call each).
+def _time(runs: dict, repeats: int) -> dict[str, float]:
+    """Best milliseconds of a unit of each run, the runs interleaved (after a warm-up each).
 
-    The best of several repeats (as :mod:`timeit` advises) is the cost of the work itself;
-    the other repeats include what other processes on the machine took from it. Interleaving
-    exposes every run to the same moments of the machine's load.
+    ``runs[name]()`` returns the seconds of its units (one, or one per ``fit`` step). The
+    best unit over several repeats (as :mod:`timeit` advises) is the cost of the work
+    itself; the others include what other processes on the machine took from it.
+    Interleaving exposes every run to the same moments of the machine's load.
     """
     best = {}
     for name, run in runs.items():
-        run()  # warm up (BLAS buffers, caches)
+        run()  # warm up (BLAS buffers, caches, thread pools)
         best[name] = math.inf
-    for round_ in range(max(repeats.values())):
+    for _ in range(repeats):
         for name, run in runs.items():
-            if round_ < repeats[name]:
-                started = time.perf_counter()
-                run()
-                best[name] = min(best[name], time.perf_counter() - started)
+            best[name] = min(best[name], *run())
     return {name: 1e3 * seconds for name, seconds in best.items()}
+
+
+class _StepTimer:
+    """A ``fit`` callback recording the time between consecutive batch ends: one whole
+    iteration of the epoch loop (the step, and the loop's own per-batch work)."""
+
+    def __new__(cls):
+        import deep_learning_toolkit as dlt
+
+        class StepTimer(dlt.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.last, self.seconds = CLOCK["clock"](), []
+
+            def on_batch_end(self, batch, logs=None):
+                now = CLOCK["clock"]()
+                self.seconds.append(now - self.last)
+                self.last = now
+
+        return StepTimer()
 
 
 def _memory(run) -> dict[str, float]:
@@ -92,158 +124,143 @@ def _memory(run) -> dict[str, float]:
     return {"traced_mib": (peak - base) / 2**20, "rss_mib": rss_peak / 1024}
 
 
-def worker(hidden: tuple[int, ...], mode: str, repeats: int) -> dict[str, object]:
-    """Time (``mode="time"``) or weigh (``"memory"``) every step of one network."""
+def worker(hidden: tuple[int, ...], dtype: str, mode: str, repeats: int) -> dict[str, object]:
+    """Time (``mode="time"``) or weigh (``"memory"``) the steps of one network."""
     import deep_learning_toolkit as dlt
-    from deep_learning_toolkit.gradients import engine, network_zeroth_order
-    from deep_learning_toolkit.numdiff import zeroth_order as zo
-    from deep_learning_toolkit.numdiff.stencils import get_stencil
-    from deep_learning_toolkit.numdiff.steps import resolve_steps
 
     sizes = (64, *hidden, 10)
-    layers = [dlt.Dense(a, b, activation="tanh") for a, b in zip(sizes[:-2], sizes[1:-1])]
-    model = dlt.Sequential([*layers, dlt.Dense(sizes[-2], 10)], seed=0)
-    model.compile(loss="cross_entropy")
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(BATCH, 64))
-    targets = model.loss.prepare_targets(rng.integers(0, 10, BATCH), 10)
-    params, loss = model.params, model.loss
-    zo.snap_to_grid(params, zo.perturbation_grid(params, "spsa"))
+    X = rng.normal(size=(BATCH * BATCHES, 64))
+    y = rng.integers(0, 10, len(X))
+    models = {}
+    for method in METHODS:
+        layers = [dlt.Dense(a, b, activation="tanh") for a, b in zip(sizes[:-2], sizes[1:-1])]
+        model = dlt.Sequential([*layers, dlt.Dense(sizes[-2], 10)], seed=0, dtype=dtype)
+        # lr tiny: the parameters stay where they are for every repeat
+        model.compile(loss="cross_entropy", optimizer=dlt.optim.SGD(lr=1e-9), method=method)
+        models[method] = model
+    model = models["spsa"]
+    batch = model.check_input(X[:BATCH])
+    targets = model.loss.prepare_targets(y[:BATCH], 10)
 
-    def f(_: np.ndarray) -> float:
-        return float(loss.batched(model.forward(X), targets))
+    def forward() -> float:
+        return float(model.loss.batched(model.forward(batch), targets))
 
-    counter = iter(range(10**9))
-    lr = 1e-6  # tiny: the parameters stay where they are for every repeat
+    def two_forward() -> list[float]:
+        started = CLOCK["clock"]()
+        forward()
+        forward()
+        return [CLOCK["clock"]() - started]
 
-    def spsa() -> None:
-        zo.zeroth_order_step(f, params, lr, "spsa", next(counter))
+    def fit(method: str, steps: int):
+        timer = _StepTimer()
 
-    def spsa_with_outputs() -> None:
-        result = network_zeroth_order(
-            model, X, targets, loss, "spsa", next(counter), gradient=False
-        )
-        zo.sgd_update(params, result.estimate, lr)
+        def run() -> list[float]:
+            chosen = slice(0, BATCH * steps)
+            models[method].fit(X[chosen], y[chosen], batch_size=BATCH, callbacks=[timer])
+            return timer.seconds
 
-    def spsa_full_gradient() -> None:
-        network_zeroth_order(model, X, targets, loss, "spsa", next(counter))
+        return run
 
-    def gaussian() -> None:
-        zo.zeroth_order_step(f, params, lr, "gaussian", next(counter))
-
-    runs = {
-        "forward": lambda: f(params),
-        "spsa": spsa,
-        "spsa_with_outputs": spsa_with_outputs,
-        "spsa_full_gradient": spsa_full_gradient,
-        "gaussian": gaussian,
-    }
-    if model.num_parameters <= ENGINE_LIMIT:
-        stencil = get_stencil("three_point_midpoint")
-
-        def three_point() -> None:
-            steps = resolve_steps(params, stencil)
-            engine.batched_gradient(model, X, targets, loss, stencil, steps)
-
-        runs["three_point_midpoint"] = three_point
     if mode == "memory":
-        results = {name: _memory(run) for name, run in runs.items()}
+        results = {"forward": _memory(forward)}
+        results.update({method: _memory(fit(method, 1)) for method in METHODS})
     else:
-        # The forward pass alone, back to back: its best case (BLAS threads awake, caches
-        # warm), so that the ratios to it are upper bounds. The engine (own thread pool) runs
-        # apart too; the zeroth-order steps are interleaved with each other.
-        alone = {
-            name: runs.pop(name) for name in ("forward", "three_point_midpoint") if name in runs
-        }
-        slow = model.num_parameters > 20_000
-        results = {}
-        for name, run in alone.items():
-            count = 1 if name == "three_point_midpoint" and slow else repeats
-            results[name] = {"ms": _time({name: run}, {name: count})[name]}
-        counts = dict.fromkeys(runs, repeats)
-        results.update({name: {"ms": ms} for name, ms in _time(runs, counts).items()})
+        runs = {"forward": two_forward, **{method: fit(method, BATCHES) for method in METHODS}}
+        times = _time(runs, repeats)
+        results = {"forward": {"ms": times["forward"] / 2}}
+        results.update({method: {"ms": times[method]} for method in METHODS})
     return {
         "network": "-".join(map(str, sizes)),
+        "dtype": dtype,
         "parameters": model.num_parameters,
-        "params_mib": params.nbytes / 2**20,
+        "params_mib": model.params.nbytes / 2**20,
         "results": results,
     }
 
 
-def _fmt(value: float, digits: int = 1) -> str:
-    return "-" if value != value else f"{value:.{digits}f}"
+def _measure(hidden: tuple[int, ...], dtype: str, repeats: int, single: bool) -> dict[str, object]:
+    """Both modes of :func:`worker`, each in a fresh process, merged."""
+    parts = {}
+    for mode in ("time", "memory"):
+        # only the memory process changes glibc's policy (it slows every allocation down)
+        env = {**os.environ, **(MALLOC_ENV if mode == "memory" else {})}
+        if single:
+            env.update(dict.fromkeys(BLAS_THREADS, "1"))
+        command = [sys.executable, __file__, "--worker", json.dumps([mode, hidden, dtype])]
+        command += ["--repeats", str(repeats)] + (["--single-thread"] if single else [])
+        output = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+        parts[mode] = json.loads(output.stdout)
+    row = parts["time"]
+    for name, values in parts["memory"]["results"].items():
+        row["results"][name].update(values)
+    return row
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="only networks up to 1e5 params")
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.worker:
-        mode, hidden = json.loads(args.worker)
-        print(json.dumps(worker(tuple(hidden), mode, args.repeats)))
-        return 0
-    networks = NETWORKS[:3] if args.quick else NETWORKS
-    rows = []
-    for hidden in networks:
-        parts = {}
-        for mode in ("time", "memory"):
-            # a fresh process each; only the memory one changes glibc's policy (it slows
-            # every allocation down)
-            env = {**os.environ, **(MALLOC_ENV if mode == "memory" else {})}
-            command = [sys.executable, __file__, "--worker", json.dumps([mode, hidden])]
-            command += ["--repeats", str(args.repeats)]
-            output = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
-            parts[mode] = json.loads(output.stdout)
-        row = parts["time"]
-        for name, values in parts["memory"]["results"].items():
-            row["results"][name].update(values)
-        rows.append(row)
-
-    print(f"Time per step, batch {BATCH}, best of {args.repeats} (ms)")
-    header = (
-        f"{'network':<18}{'params':>10}{'forward':>9}{'spsa':>9}{'spsa/2fwd':>10}"
-        f"{'+outputs':>10}{'+grad vec':>10}{'gaussian':>10}{'3pt mid':>10}"
+def _print_tables(rows: list[dict], repeats: int, single: bool) -> None:
+    clock = "CPU time of one thread" if single else f"wall time, {passes.pass_threads()} threads"
+    print(
+        f"Time per fit step (SGD, batch {BATCH}, no metrics) / two forward passes of the batch; "
+        f"best of {repeats}, {clock}"
     )
-    print(header)
+    print(
+        f"{'network':<16}{'params':>10}{'dtype':>9}{'forward ms':>12}"
+        f"{'spsa ms':>10}{'spsa/2fwd':>11}{'gauss ms':>10}{'gauss/2fwd':>12}"
+    )
     for row in rows:
         r = row["results"]
-        forward, spsa = r["forward"]["ms"], r["spsa"]["ms"]
-        engine = _fmt(r.get("three_point_midpoint", {"ms": float("nan")})["ms"], 0)
-        with_outputs, full, gaussian = (
-            r[name]["ms"] for name in ("spsa_with_outputs", "spsa_full_gradient", "gaussian")
+        forward = r["forward"]["ms"]
+        cells = "".join(
+            f"{r[m]['ms']:>10.2f}{r[m]['ms'] / (2 * forward):>{11 if m == 'spsa' else 12}.2f}"
+            for m in METHODS
         )
         print(
-            f"{row['network']:<18}{row['parameters']:>10,}{forward:>9.2f}{spsa:>9.2f}"
-            f"{spsa / (2 * forward):>10.2f}{with_outputs:>10.2f}{full:>10.2f}{gaussian:>10.2f}"
-            f"{engine:>10}"
+            f"{row['network']:<16}{row['parameters']:>10,}{row['dtype']:>9}{forward:>12.2f}{cells}"
         )
     print()
     print("Peak memory above the step's start (MiB): tracemalloc / process peak RSS")
     print(
-        f"{'network':<18}{'params':>9}{'forward':>15}{'spsa':>15}{'spsa - fwd':>12}"
-        f"{'+grad vec':>15}{'3pt mid':>15}"
+        f"{'network':<16}{'dtype':>9}{'params':>9}"
+        f"{'forward':>16}{'spsa step':>16}{'gauss step':>16}"
     )
     for row in rows:
         r = row["results"]
-
-        def pair(name: str) -> str:
-            if name not in r:
-                return "-"
-            return f"{_fmt(r[name]['traced_mib'])} / {_fmt(r[name]['rss_mib'])}"
-
-        extra = r["spsa"]["traced_mib"] - r["forward"]["traced_mib"]
-        print(
-            f"{row['network']:<18}{row['params_mib']:>9.2f}{pair('forward'):>15}{pair('spsa'):>15}"
-            f"{extra:>12.2f}{pair('spsa_full_gradient'):>15}{pair('three_point_midpoint'):>15}"
+        pairs = "".join(
+            f"{r[name]['traced_mib']:>8.1f} /{r[name]['rss_mib']:>6.1f}"
+            for name in ("forward", *METHODS)
         )
+        print(f"{row['network']:<16}{row['dtype']:>9}{row['params_mib']:>9.2f}{pairs}")
     print()
     print(
-        "spsa: MeZO step (theta +- h z in place, directions regenerated from the seed, lean SGD "
-        "update);\n+outputs: plus the unperturbed forward pass fit uses for its metrics; "
-        "+grad vec: returns the\nestimate as a vector for Adam & co. (one parameter-sized array)."
+        "A step: 2 forward passes, one read of max|theta| (the grid), 3 passes over the "
+        "parameters\n(+d with the snap to the grid, -2d, +d fused with the SGD update rounded to "
+        "the grid),\nthe directions regenerated from the seed in every pass; fit's own "
+        "bookkeeping included."
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only the 10^5 network")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--single-thread", action="store_true", help="one thread, timed in CPU time"
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        if args.single_thread:
+            passes.pass_threads = lambda: 1
+            CLOCK["clock"] = time.thread_time
+        mode, hidden, dtype = json.loads(args.worker)
+        print(json.dumps(worker(tuple(hidden), dtype, mode, args.repeats)))
+        return 0
+    networks = NETWORKS[:1] if args.quick else NETWORKS
+    single = args.single_thread
+    rows = [
+        _measure(hidden, dtype, args.repeats, single) for hidden in networks for dtype in DTYPES
+    ]
+    _print_tables(rows, args.repeats, single)
     return 0
 
 

@@ -48,11 +48,12 @@ def data():
     return rng.normal(size=(40, 4)), rng.integers(0, 3, 40)
 
 
-def build(method, engine="batched"):
+def build(method, engine="batched", optimizer=None, dtype="float64"):
     model = dlt.Sequential(
-        [dlt.Dense(4, 6, activation="tanh"), Tripwire(), dlt.Dense(6, 3)], seed=1
+        [dlt.Dense(4, 6, activation="tanh"), Tripwire(), dlt.Dense(6, 3)], seed=1, dtype=dtype
     )
-    model.compile(optimizer=dlt.optim.Adam(lr=0.05), method=method, gradient_engine=engine)
+    optimizer = dlt.optim.Adam(lr=0.05) if optimizer is None else optimizer()
+    model.compile(optimizer=optimizer, method=method, gradient_engine=engine)
     return model
 
 
@@ -64,17 +65,27 @@ CASES = [(m, "batched") for m in METHODS] + [
 ]
 
 
-@pytest.mark.parametrize("method, engine", CASES)
+#: Plain SGD: the memory-lean path, whose update is fused with the restoring pass.
+LEAN_SGD = [
+    (method, "batched", lambda: dlt.optim.SGD(lr=0.05), dtype)
+    for method in ("spsa", "gaussian:n_directions=2")
+    for dtype in ("float64", "float32")
+]
+
+
+@pytest.mark.parametrize(
+    "method, engine, optimizer, dtype", [(*case, None, "float64") for case in CASES] + LEAN_SGD
+)
 def test_a_second_ctrl_c_leaves_the_last_batch_and_a_file_that_resumes_exactly(
-    tmp_path, method, engine
+    tmp_path, method, engine, optimizer, dtype
 ):
     X, y = data()
     Tripwire.fire_at = ()
-    reference, recorder = build(method, engine), Recorder()
+    reference, recorder = build(method, engine, optimizer, dtype), Recorder()
     Tripwire.calls = 0  # counted from the start of fit (building the model probes it too)
     reference.fit(X, y, epochs=3, batch_size=10, callbacks=[recorder])
 
-    model = build(method, engine)
+    model = build(method, engine, optimizer, dtype)
     Tripwire.calls = 0
     batch = 5  # batch 6 (epoch 1, batch 2) is interrupted twice: its first two forward calls
     first = recorder.calls[batch] + 1

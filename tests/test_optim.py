@@ -175,11 +175,12 @@ def test_mismatched_shapes_raise(name: str) -> None:
         opt.step(np.zeros(4), np.ones(4))
 
 
-def test_params_must_be_float64_array() -> None:
+def test_params_must_be_float64_or_float32_array() -> None:
     with pytest.raises(TypeError, match="params"):
         SGD().step([0.0, 1.0], np.ones(2))  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="params"):
-        SGD().step(np.zeros(2, dtype=np.float32), np.ones(2))
+    for dtype in (np.float16, np.int64):
+        with pytest.raises(TypeError, match="params must be a float64 or float32 NumPy array"):
+            SGD().step(np.zeros(2, dtype=dtype), np.ones(2))
     with pytest.raises(TypeError, match="grad"):
         SGD().step(np.zeros(2), ["a", "b"])  # type: ignore[arg-type]
 

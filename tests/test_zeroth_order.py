@@ -13,6 +13,7 @@ import pytest
 
 import deep_learning_toolkit as dlt
 from deep_learning_toolkit.gradients import network_zeroth_order
+from deep_learning_toolkit.numdiff import directions, passes
 from deep_learning_toolkit.numdiff import zeroth_order as zo
 from deep_learning_toolkit.optim import SGD
 
@@ -121,6 +122,79 @@ def test_rademacher_directions_are_signs_and_gaussian_ones_look_normal():
     assert not np.array_equal(g, zo.direction("gaussian", 1, 0, 200_000))
 
 
+# --------------------------------------------------------------------------- the generator
+def _blockwise(distribution: str, seed: int, k: int, size: int, block: int, dtype=np.float64):
+    """Direction ``k`` generated ``block`` entries at a time into arrays of ``dtype``."""
+    out = np.empty(size, dtype=dtype)
+    z_k = directions.Direction(distribution, seed, k, size)
+    for start in range(0, size, block):
+        z_k.fill(out[start : start + block])
+    return out
+
+
+@pytest.mark.parametrize("distribution", zo.DISTRIBUTIONS)
+def test_directions_do_not_depend_on_the_block_size_the_dtype_or_the_start(distribution):
+    size = 5 * directions.GROUP + 77  # a partial last group
+    whole = _blockwise(distribution, 12, 3, size, size)
+    for block in (directions.GROUP, 3 * directions.GROUP, directions.BLOCK):
+        np.testing.assert_array_equal(_blockwise(distribution, 12, 3, size, block), whole)
+    narrow = _blockwise(distribution, 12, 3, size, directions.GROUP, np.float32)
+    np.testing.assert_array_equal(narrow.astype(np.float64), whole)  # float32 values, exactly
+    z_k = directions.Direction(distribution, 12, 3, size)
+    z_k.seek(2 * directions.GROUP)  # where a thread's chunk starts
+    tail = np.empty(size - 2 * directions.GROUP)
+    z_k.fill(tail)
+    np.testing.assert_array_equal(tail, whole[2 * directions.GROUP :])
+    method = "spsa" if distribution == "rademacher" else "gaussian"
+    np.testing.assert_array_equal(zo.direction(method, 12, 3, size), whole)
+    assert not np.array_equal(whole, _blockwise(distribution, 12, 4, size, size))
+    assert not np.array_equal(whole, _blockwise(distribution, 13, 3, size, size))
+    with pytest.raises(ValueError, match="multiple of 1024"):
+        directions.Direction(distribution, 0, 0, size).fill(np.empty(100))
+
+
+def test_rademacher_entries_are_exactly_plus_or_minus_the_scale_with_mean_zero():
+    size = 1_000_003
+    z = zo.direction("spsa", 7, 0, size)
+    assert set(np.unique(z)) == {-1.0, 1.0}
+    assert abs(z.mean()) < 4 / np.sqrt(size)  # 4 standard errors
+    other = zo.direction("spsa", 7, 1, size)
+    assert abs(np.mean(z * other)) < 4 / np.sqrt(size)  # independent directions
+    assert abs(np.mean(z[1:] * z[:-1])) < 4 / np.sqrt(size)  # independent neighbours
+    scaled = _blockwise("rademacher", 7, 0, size, directions.BLOCK, np.float32)
+    z_k = directions.Direction("rademacher", 7, 0, size)
+    value = np.float32(3 * 2.0**-20)  # a multiple of a grid step: the shifts are exact
+    shifted = np.empty(size, dtype=np.float32)
+    for start in range(0, size, directions.BLOCK):
+        z_k.fill(shifted[start : start + directions.BLOCK], value)
+    np.testing.assert_array_equal(shifted, scaled * value)
+
+
+def test_gaussian_entries_have_the_moments_of_normal_deviates():
+    size = 1 << 21
+    z = zo.direction("gaussian", 5, 0, size)
+    error = 1 / np.sqrt(size)
+    assert abs(z.mean()) < 4 * error
+    assert abs(z.var() - 1.0) < 4 * np.sqrt(2) * error  # var of z**2 is 2
+    assert abs(np.mean(z**3)) < 4 * np.sqrt(15) * error
+    assert abs(np.mean(z**4) - 3.0) < 4 * np.sqrt(96) * error
+    assert np.max(np.abs(z)) <= zo.DIRECTION_BOUND["gaussian"]
+    pairs = z.reshape(-1, 2, directions.GROUP // 2)  # r cos t and r sin t share r and t
+    cos_side, sin_side = pairs[:, 0].ravel(), pairs[:, 1].ravel()
+    assert abs(np.mean(cos_side * sin_side)) < 4 * np.sqrt(2) * error
+    assert abs(np.mean(cos_side**2 * sin_side**2) - 1.0) < 4 * np.sqrt(8) * error
+    other = zo.direction("gaussian", 5, 1, size)
+    assert abs(np.mean(z * other)) < 4 * np.sqrt(2) * error
+
+
+def test_gaussian_entries_pass_a_kolmogorov_smirnov_test():
+    stats = pytest.importorskip("scipy.stats")
+    z = zo.direction("gaussian", 2, 0, 1 << 20)
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    pairs = z.reshape(-1, 2, directions.GROUP // 2)
+    assert stats.kstest(pairs[:, 1].ravel(), "norm").pvalue > 1e-3  # the sine side too
+
+
 # --------------------------------------------------------------------------- exact replay
 @pytest.mark.parametrize("method", VARIANTS + ["gaussian:n_directions=3,scale=0.3"])
 def test_passes_restore_the_parameters_bit_for_bit(method):
@@ -197,6 +271,63 @@ def test_lean_sgd_update_matches_sgd_on_the_full_estimate():
     assert norm == pytest.approx(np.linalg.norm(full), rel=1e-12)
 
 
+@pytest.mark.parametrize("method", VARIANTS + ["spsa:n_directions=3", "gaussian:n_directions=3"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_fused_step_is_slopes_then_sgd_rounded_to_the_next_grid(method, dtype):
+    size = 3 * zo.BLOCK + 5
+    theta = np.random.default_rng(1).normal(0.0, 0.5, size).astype(dtype)
+    zo.snap_to_grid(theta, zo.perturbation_grid(theta, method))
+    f, lr = (lambda v: float(np.sum(v * v, dtype=np.float64))), 1e-3
+    start, reference = theta.copy(), theta.copy()
+    expected = zo.directional_slopes(f, reference, method, 4)
+    zo.sgd_update(reference, expected, lr)
+    estimate = zo.zeroth_order_step(f, theta, lr, method, 4)
+    np.testing.assert_array_equal(estimate.slopes, expected.slopes)  # the same evaluations
+    quantum = zo.perturbation_grid(theta, method)
+    assert np.max(np.abs(theta - reference)) <= quantum  # the update rounded to the grid
+    assert np.count_nonzero(theta != start) > size // 2  # it did update
+    on_grid = theta.copy()
+    zo.snap_to_grid(on_grid, quantum)  # the next step's snap changes nothing
+    np.testing.assert_array_equal(on_grid.view(np.uint8), theta.view(np.uint8))
+
+
+def test_run_passes_restores_the_bits_when_no_update_is_applied_or_it_fails():
+    theta = awkward_theta(3 * zo.BLOCK)
+    spec = zo.get_zeroth_order("gaussian:n_directions=2")
+    zo.snap_to_grid(theta, zo.perturbation_grid(theta, spec))
+    before = bits(theta)
+    f = lambda v: float(v[:100] @ v[:100])  # noqa: E731
+    _, norm = zo.run_passes(f, theta, spec, 3, update=lambda estimate: None)
+    assert norm is None
+    np.testing.assert_array_equal(bits(theta), before)
+
+    def refuse(estimate):
+        raise RuntimeError("no rate")
+
+    with pytest.raises(RuntimeError, match="no rate"):
+        zo.run_passes(f, theta, spec, 3, update=refuse)
+    np.testing.assert_array_equal(bits(theta), before)
+    with pytest.raises(zo.ScaleTooSmallError, match="too small"):  # a diverging update
+        zo.zeroth_order_step(f, theta, 1e300, spec, 3)
+    np.testing.assert_array_equal(bits(theta), before)
+
+
+@pytest.mark.parametrize("method", ["spsa", "gaussian:n_directions=2"])
+def test_threads_sweep_the_parameters_to_the_same_bits(monkeypatch, method):
+    size = 2 * passes.MIN_BLOCKS_PER_THREAD * zo.BLOCK + 7
+    start = np.random.default_rng(2).normal(size=size).astype(np.float32)
+    f = lambda v: float(v[::1000] @ v[::1000])  # noqa: E731
+    results = []
+    for threads in (1, 2):
+        monkeypatch.setattr(passes, "pass_threads", lambda threads=threads: threads)
+        assert len(passes.chunks(size)) == threads
+        theta = start.copy()
+        estimate = zo.zeroth_order_step(f, theta, 1e-2, method, 8)
+        results.append((theta, estimate.slopes, zo.estimate_gradient(estimate)))
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
+
+
 def test_zeroth_order_step_uses_no_parameter_sized_memory():
     size = 1_000_000  # 8 MB of parameters
 
@@ -210,7 +341,9 @@ def test_zeroth_order_step_uses_no_parameter_sized_memory():
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 4 * zo.BLOCK * 8 + 100_000  # a few 512 KiB blocks, not 8 MB
+    threads = len(passes.chunks(size))  # each sweeps its chunk with a few blocks of arrays
+    assert peak < threads * 5 * zo.BLOCK * 8 + 100_000  # a few 256 KiB blocks per thread
+    assert peak < theta.nbytes / 2
 
 
 def test_training_a_black_box_with_spsa_lowers_its_loss():
@@ -353,10 +486,11 @@ def test_bad_specs_raise_clear_errors(call, error, match):
 
 def test_bad_inputs_raise_clear_errors():
     f = lambda v: float(v.sum())  # noqa: E731
-    with pytest.raises(TypeError, match="float64 NumPy array"):
+    with pytest.raises(TypeError, match="float64 or float32 NumPy array"):
         zo.directional_slopes(f, [1.0, 2.0], "spsa", 0)
-    with pytest.raises(TypeError, match="float64 NumPy array"):
-        zo.directional_slopes(f, np.ones(3, dtype=np.float32), "spsa", 0)
+    for dtype in (np.float16, np.int64, np.complex128):
+        with pytest.raises(TypeError, match="float64 or float32 NumPy array"):
+            zo.directional_slopes(f, np.ones(3, dtype=dtype), "spsa", 0)
     with pytest.raises(ValueError, match="C-contiguous and writable"):
         zo.directional_slopes(f, np.ones(6)[::2], "spsa", 0)
     with pytest.raises(ValueError, match="theta contains nan at index 1"):

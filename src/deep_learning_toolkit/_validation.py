@@ -79,14 +79,53 @@ def check_float(
     return value
 
 
+#: The dtypes a network can hold its parameters in.
+FLOAT_DTYPES: tuple[str, ...] = ("float64", "float32")
+
+_UNSUPPORTED_FLOATS = {
+    "float16": "its 11-bit significand (epsilon ~1e-3) is as coarse as a perturbation, so "
+    "finite differences would be rounding and zeroth-order shifts of scale ~1e-3 cannot be "
+    "exact; NumPy also multiplies float16 matrices without BLAS, slower than float32",
+}
+
+
+def check_dtype(name: str, value: Any) -> np.dtype:
+    """Return ``value`` as ``np.dtype("float64")`` or ``np.dtype("float32")``.
+
+    Accepts the names, the NumPy scalar types and dtypes (and Python's ``float``). Anything
+    else is refused, naming the argument and the value: ``TypeError`` for what is not a
+    dtype, ``ValueError`` for an integer, complex, bool or other float dtype.
+    """
+    if isinstance(value, bool) or value is None:
+        raise TypeError(f"{name} must be 'float32' or 'float64'; got {describe(value)}.")
+    try:
+        dtype = np.dtype(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be 'float32' or 'float64' (a name, numpy.float32 or numpy.float64); "
+            f"got {describe(value)}."
+        ) from None
+    if dtype.name in FLOAT_DTYPES:
+        return dtype.newbyteorder("=")
+    why = _UNSUPPORTED_FLOATS.get(dtype.name)
+    if why is None:
+        kind = {"i": "an integer", "u": "an unsigned integer", "c": "a complex", "b": "a bool"}
+        why = f"{kind.get(dtype.kind, 'an unsupported')} dtype cannot hold trained parameters"
+        if dtype.kind == "f":
+            why = "only float32 and float64 have fast matrix products in NumPy"
+    raise ValueError(f"{name} must be 'float32' or 'float64'; got {describe(value)}: {why}.")
+
+
 def check_array(
     name: str,
     value: Any,
     *,
     ndim: int | tuple[int, ...] | None = None,
     allow_empty: bool = False,
+    dtype: Any = np.float64,
 ) -> np.ndarray:
-    """Return ``value`` as a finite float64 array with the given number of dimensions.
+    """Return ``value`` as a finite array of ``dtype`` (float64 by default) with the given
+    number of dimensions; a value that overflows float32 is refused by name.
 
     Complex input is refused (``TypeError``), not cast: the cast would drop the imaginary
     parts with only a warning.
@@ -95,8 +134,9 @@ def check_array(
         raise TypeError(f"{name} must be array-like of numbers; got {describe(value)}.")
     try:
         is_complex = np.iscomplexobj(value)
-        array = np.asarray(value, dtype=np.complex128 if is_complex else np.float64)
-    except (TypeError, ValueError) as error:
+        with np.errstate(over="ignore"):
+            array = np.asarray(value, dtype=np.complex128 if is_complex else dtype)
+    except (TypeError, ValueError, OverflowError) as error:
         raise TypeError(
             f"{name} must be array-like of numbers; got {describe(value)} ({error})."
         ) from None
@@ -115,6 +155,14 @@ def check_array(
     if not np.all(np.isfinite(array)):
         bad = np.argwhere(~np.isfinite(array))[0]
         where = tuple(int(i) for i in bad)
+        if array.dtype != np.float64:
+            original = np.asarray(value, dtype=np.float64)[where]
+            if np.isfinite(original):
+                raise ValueError(
+                    f"{name} holds {original:g} at index {where}, beyond the range of "
+                    f"{array.dtype.name} (largest {float(np.finfo(array.dtype).max):.4g}); "
+                    "rescale the values or use dtype='float64'."
+                )
         raise ValueError(
             f"{name} contains NaN or infinity (first at index {where}: {array[where]}); "
             "clean or impute the data first."

@@ -13,7 +13,8 @@ A model file is a ZIP archive (stored, not compressed) with three kinds of membe
     the :class:`~deep_learning_toolkit.training.history.History` and an index of the arrays.
 ``arrays/<name>.npy``
     The flat parameter vector, the optimizer's state arrays and an array step, in NumPy's
-    ``.npy`` format (float64, no pickles).
+    ``.npy`` format (in their own dtype: float32 for a float32 model's parameters and
+    optimizer state, float64 otherwise; no pickles).
 ``checksum.sha256``
     The SHA-256 digest of all the other members (names, lengths and bytes, in order).
 

@@ -84,7 +84,9 @@ def load_model(path: PathLike, custom_layers: dict[str, type[Layer]] | None = No
 
 def _assemble(parts: ModelParts) -> Sequential:
     """A model from what :func:`~deep_learning_toolkit.serialization.model_parts` read."""
-    model = Sequential(parts.layers, seed=parts.seed, input_shape=parts.input_shape)
+    model = Sequential(
+        parts.layers, seed=parts.seed, input_shape=parts.input_shape, dtype=parts.dtype
+    )
     model.set_params(parts.params)
     if parts.compile is not None:
         model.compile(**parts.compile)

@@ -1,9 +1,9 @@
 """``Sequential``: a network trained with numerically differentiated gradients.
 
-The network (:class:`~deep_learning_toolkit.nn.network.Network`: layers over one flat float64
-parameter vector) is compiled with a loss, an optimizer and a gradient method, and trained
-as in Keras with ``compile`` / ``fit`` / ``evaluate`` / ``predict``. The gradients come from
-:func:`~deep_learning_toolkit.gradients.model_gradient`; the epoch loop is
+The network (:class:`~deep_learning_toolkit.nn.network.Network`: layers over one flat
+float64 or float32 parameter vector) is compiled with a loss, an optimizer and a gradient
+method, and trained as in Keras with ``compile`` / ``fit`` / ``evaluate`` / ``predict``. The
+gradients come from :func:`~deep_learning_toolkit.gradients.model_gradient`; the epoch loop is
 :func:`~deep_learning_toolkit.training.loop.train`; saving is ``serialization`` + ``archive``.
 """
 
@@ -60,6 +60,8 @@ class Sequential(Network):
         Seeds the weight initialisation and the mini-batch order of ``fit``.
     input_shape : tuple, optional
         Shape of one input sample, when the first layer does not declare it.
+    dtype : {"float64", "float32"}, default "float64"
+        Of the parameters, forward passes and optimizer state (see ``Network``).
 
     Examples
     --------
@@ -70,9 +72,13 @@ class Sequential(Network):
     """
 
     def __init__(
-        self, layers: Sequence[Layer], seed: int = 0, input_shape: Shape | None = None
+        self,
+        layers: Sequence[Layer],
+        seed: int = 0,
+        input_shape: Shape | None = None,
+        dtype: Any = "float64",
     ) -> None:
-        super().__init__(layers, seed, input_shape)
+        super().__init__(layers, seed, input_shape, dtype)
         self.loss: Loss | None = None
         self.optimizer: Optimizer | None = None
         self.stencil: Any = get_method("three_point_midpoint")
@@ -179,21 +185,12 @@ class Sequential(Network):
         steps: np.ndarray | None,
         seed: int = 0,
         full_gradient: bool = True,
+        **options: Any,
     ) -> GradientResult:
         """:func:`~deep_learning_toolkit.gradients.model_gradient` with the compiled settings."""
-        return model_gradient(
-            self,
-            X,
-            targets,
-            self.loss,
-            method,
-            steps,
-            engine=self.gradient_engine,
-            memory_budget=self.memory_budget,
-            seed=seed,
-            full_gradient=full_gradient,
-            batched=self._batched_gradient,
-        )
+        settings = {"engine": self.gradient_engine, "memory_budget": self.memory_budget}
+        settings.update(batched=self._batched_gradient, seed=seed, full_gradient=full_gradient)
+        return model_gradient(self, X, targets, self.loss, method, steps, **settings, **options)
 
     def gradient_details(
         self, X: object, y: object, method: Any = None, step: object = None
@@ -264,6 +261,9 @@ class Sequential(Network):
         ``validation_split=f`` holds out the last ``f`` of the samples (before shuffling);
         ``on_non_finite``: ``"raise"`` a ``FloatingPointError`` naming epoch, batch and
         parameters (keeping the last finite parameters) or ``"skip"`` the batch.
+
+        Zeroth-order methods compiled without metrics log as ``loss`` the mean of each step's
+        perturbed losses (within ``O(scale**2)``), sparing the unperturbed forward pass.
 
         Returns this call's History (``model.history`` grows across resumed runs). After a
         Ctrl-C the current batch finishes, callbacks end and ``KeyboardInterrupt`` is raised.

@@ -79,6 +79,7 @@ class ModelParts:
     history: History | None
     batches_completed: int = 0
     step_pilot: PilotState | None = None
+    dtype: str = "float64"
 
     def restore_state(self, layers: list[Layer], arrays: dict[str, np.ndarray]) -> None:
         """Give each layer its saved non-parameter state."""
@@ -125,6 +126,7 @@ def model_parts(
         batches_completed=int(header.get("batches_completed", 0)),
         history=None if header.get("history") is None else History.from_dict(header["history"]),
         step_pilot=_pilot_from_json(header.get("step_pilot"), arrays),
+        dtype=architecture.get("dtype", "float64"),  # files from before float32 support
     )
     parts.restore_state(layers, arrays)
     return parts

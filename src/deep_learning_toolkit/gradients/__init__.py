@@ -11,7 +11,10 @@ loss with respect to the network's flat parameters, by any method the toolkit ha
 * a zeroth-order estimator (SPSA, Gaussian; :mod:`.zeroth_order`).
 
 All return a :class:`GradientResult`. The network is read, never changed (a zeroth-order
-step perturbs it in place and restores it bit for bit).
+step perturbs it in place and restores it bit for bit). A float32 network's zeroth-order
+steps run in float32; its finite differences and complex steps are taken on a float64 copy
+of the parameters (:meth:`~deep_learning_toolkit.nn.network.Network.promoted`), since in
+float32 their errors would be ``1e-3``-``1e-4``, and the gradient is returned in float64.
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ def model_gradient(
     full_gradient: bool = True,
     training: bool = True,
     batched: Callable[..., GradientResult] | None = None,
+    outputs: bool = True,
+    update: Callable[[Any], float | None] | None = None,
 ) -> GradientResult:
     """Loss and gradient of ``loss(network(X), targets)`` by ``method``.
 
@@ -91,6 +96,12 @@ def model_gradient(
         Run the layers in training mode.
     batched : callable, optional
         Replaces :func:`~.engine.batched_gradient` (same signature), e.g. a Ray backend.
+    outputs : bool
+        Zeroth-order only: evaluate the unperturbed outputs (else ``result.outputs`` is
+        ``None`` and ``result.loss`` the mean perturbed loss of a two-sided step).
+    update : callable, optional
+        Zeroth-order only: ``update(estimate) -> lr``, an SGD update fused with the
+        restoring pass (see :func:`.zeroth_order.network_zeroth_order`).
 
     Returns
     -------
@@ -98,16 +109,63 @@ def model_gradient(
     """
     if isinstance(method, ZerothOrder):
         return network_zeroth_order(
-            network, X, targets, loss, method, seed, gradient=full_gradient, training=training
+            network,
+            X,
+            targets,
+            loss,
+            method,
+            seed,
+            gradient=full_gradient,
+            training=training,
+            outputs=outputs,
+            update=update,
         )
-    if isinstance(method, ComplexStep):
-        return complex_step_gradient(network, X, targets, loss, steps, memory_budget, training)
-    if not isinstance(method, Stencil):
+    if not isinstance(method, (Stencil, ComplexStep)):
         raise TypeError(
             f"method must be a stencil, complex step or zeroth-order estimator; got "
             f"{describe(method)}."
         )
-    if check_choice("gradient_engine", engine, GRADIENT_ENGINES) == "reference":
+    check_choice("gradient_engine", engine, GRADIENT_ENGINES)
+    if network.params.dtype == np.float64:
+        return _differences(
+            network, X, targets, loss, method, steps, engine, memory_budget, training, batched
+        )
+    # float32: the differences are taken in float64 (see Network.promoted), and the gradient
+    # is returned in float64, as accurate as a float64 network's (the optimizer applies it in
+    # float32).
+    wide = None if steps is None else np.asarray(steps, dtype=np.float64)
+    with network.promoted():
+        result = _differences(
+            network,
+            X.astype(np.float64),
+            targets,
+            loss,
+            method,
+            wide,
+            engine,
+            memory_budget,
+            training,
+            batched,
+        )
+    return result
+
+
+def _differences(
+    network: Network,
+    X: np.ndarray,
+    targets: np.ndarray,
+    loss: Any,
+    method: Stencil | ComplexStep,
+    steps: np.ndarray | None,
+    engine: str,
+    memory_budget: int,
+    training: bool,
+    batched: Callable[..., GradientResult] | None,
+) -> GradientResult:
+    """:func:`model_gradient` of a stencil or the complex step, in the network's dtype."""
+    if isinstance(method, ComplexStep):
+        return complex_step_gradient(network, X, targets, loss, steps, memory_budget, training)
+    if engine == "reference":
         return reference_gradient(network, X, targets, loss, method, steps, training)
     evaluate = batched_gradient if batched is None else batched
     return evaluate(

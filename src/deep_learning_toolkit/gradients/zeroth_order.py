@@ -3,11 +3,13 @@
 The network's parameters are perturbed in place along seed-replayed random directions
 (:mod:`deep_learning_toolkit.numdiff.zeroth_order`), each perturbed loss costing one forward
 pass, and restored bit for bit; no parameter-sized buffer is needed unless the full
-estimate is asked for.
+estimate is asked for. With ``update=`` the SGD update is applied in the pass that restores
+the parameters (``fit``'s memory-lean path).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,12 +17,13 @@ import numpy as np
 from ..nn.network import Network
 from ..numdiff.zeroth_order import (
     ZerothOrder,
+    ZerothOrderEstimate,
     check_seed,
     estimate_gradient,
     flat_parameters,
     get_zeroth_order,
     perturbation_grid,
-    slopes_at,
+    run_passes,
     snap_to_grid,
 )
 from .result import GradientResult
@@ -36,6 +39,8 @@ def network_zeroth_order(
     *,
     gradient: bool = True,
     training: bool = True,
+    outputs: bool = True,
+    update: Callable[[ZerothOrderEstimate], float | None] | None = None,
 ) -> GradientResult:
     """Zeroth-order step of ``network``, whose parameters are perturbed in place and restored.
 
@@ -51,7 +56,18 @@ def network_zeroth_order(
     gradient : bool, default True
         Return the estimate as a full vector (for Adam, RMSprop, momentum); with ``False`` no
         parameter-sized array is allocated and the caller applies ``sgd_update`` with
-        ``result.estimate``.
+        ``result.estimate`` (or passes ``update``).
+    training : bool, default True
+        Run the layers in training mode.
+    outputs : bool, default True
+        Evaluate the network once at the unperturbed parameters, for ``result.outputs`` and
+        ``result.loss``. A two-sided step does not need that pass: with ``False``,
+        ``result.outputs`` is ``None`` and ``result.loss`` is the mean of the ``2n``
+        perturbed losses (``estimate.perturbed_mean``, within ``O(h**2)`` of the loss).
+    update : callable, optional
+        ``update(estimate) -> lr or None``: apply ``params -= lr * ghat`` fused with the pass
+        that restores the parameters (see ``numdiff.zeroth_order.run_passes``);
+        ``result.grad_norm`` is then ``|ghat|``.
 
     Returns
     -------
@@ -62,14 +78,27 @@ def network_zeroth_order(
     spec = get_zeroth_order(spec)
     seed = check_seed(seed)
     flat = flat_parameters(network.params)
-    quantum = perturbation_grid(flat, spec)
-    snap_to_grid(flat, quantum)
 
     def loss_of(_: np.ndarray) -> float:
         return float(loss.batched(network.forward(X, training), targets))
 
-    outputs = network.forward(X, training)
-    value = float(loss.batched(outputs, targets))
-    estimate = slopes_at(loss_of, network.params, flat, spec, seed, quantum, value, finite=False)
+    quantum, value, out = None, None, None
+    if outputs or not spec.two_sided:
+        quantum = perturbation_grid(flat, spec)
+        snap_to_grid(flat, quantum)
+        out = network.forward(X, training)
+        value = float(loss.batched(out, targets))
+    estimate, norm = run_passes(
+        loss_of,
+        network.params,
+        spec,
+        seed,
+        quantum=quantum,
+        value=value,
+        finite=False,
+        update=update,
+    )
     full = estimate_gradient(estimate) if gradient else None
-    return GradientResult(value, full, outputs, estimate.evaluations + 1, estimate)
+    loss_value = estimate.perturbed_mean if value is None else value
+    evaluations = estimate.evaluations + (0 if value is None else 1)
+    return GradientResult(loss_value, full, out, evaluations, estimate, norm)

@@ -1,8 +1,9 @@
 """The ``Layer`` protocol: what every layer, built-in or user-defined, provides.
 
 A layer declares its parameters with :meth:`Layer.add_parameter`; the network that holds it
-allocates one flat float64 vector for all layers and *binds* each layer to its slice, after
-which ``layer.W`` (say) is a view into that vector, in C order, in the order of declaration.
+allocates one flat vector (float64, or float32 for ``dtype="float32"``) for all layers and
+*binds* each layer to its slice, after which ``layer.W`` (say) is a view into that vector, in
+C order, in the order of declaration.
 Writing an entry of the flat vector therefore perturbs the layer directly, which is what a
 finite difference needs, and the flat layout is the layout of ``model.get_params()``.
 
@@ -140,7 +141,8 @@ class Layer:
         Returns
         -------
         ndarray
-            The parameter (zeros until the network binds and initialises it).
+            The parameter (float64 zeros until the network binds it to its vector, of the
+            network's dtype, and initialises it: values drawn in float64, then rounded).
         """
         if "_parameters" not in self.__dict__:
             raise RuntimeError(

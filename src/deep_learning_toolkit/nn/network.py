@@ -1,7 +1,8 @@
-"""A network: a stack of layers over one flat float64 parameter vector.
+"""A network: a stack of layers over one flat parameter vector (float64, or float32).
 
 :class:`Network` owns the vector; each layer is bound to its slice, so the layers read their
-parameters as views of it. The network infers and checks the shapes flowing between layers
+parameters as views of it. The vector's dtype is the network's: inputs are cast to it, so
+the forward pass runs in it. The network infers and checks the shapes flowing between layers
 when it is built, runs the forward pass, and names flat parameters. It knows nothing of
 losses, gradients or training (those are :class:`~deep_learning_toolkit.model.Sequential`'s).
 """
@@ -9,12 +10,13 @@ losses, gradients or training (those are :class:`~deep_learning_toolkit.model.Se
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from .._validation import check_array, check_int, check_same_length, describe
+from .._validation import check_array, check_dtype, check_int, check_same_length, describe
 from .layer import Layer, Shape
 
 
@@ -85,14 +87,26 @@ class Network:
         Shape of one input sample; default: what the first layer declares. When neither
         is known (a user-defined first layer), the shapes are inferred and checked from the
         first data the network sees, as Keras builds a model on its first call.
+    dtype : {"float64", "float32"} or numpy float type, default "float64"
+        Dtype of the parameters and of the forward pass (inputs are cast to it). The
+        initial values are drawn in float64 and rounded, so a float32 network starts from
+        its float64 twin's parameters rounded to float32. Zeroth-order steps run in this
+        dtype; finite differences and complex steps of a float32 network are taken on a
+        float64 copy of its parameters (:meth:`promoted`) and give float64 gradients.
+        ``float16`` is refused: its epsilon (~1e-3) is the size of a perturbation.
     """
 
     def __init__(
-        self, layers: Sequence[Layer], seed: int = 0, input_shape: Shape | None = None
+        self,
+        layers: Sequence[Layer],
+        seed: int = 0,
+        input_shape: Shape | None = None,
+        dtype: Any = "float64",
     ) -> None:
         layers = _check_layers(layers)
         seed = check_int("seed", seed, minimum=0)
-        params = np.zeros(sum(layer.num_parameters for layer in layers))
+        dtype = check_dtype("dtype", dtype)
+        params = np.zeros(sum(layer.num_parameters for layer in layers), dtype=dtype)
         previous = [layer.__dict__.get(name) for layer in layers for name in layer.parameters]
         self.layers = layers
         self._bind_layers(params)
@@ -123,6 +137,11 @@ class Network:
             layer._owner = weakref.ref(self)
 
     # ------------------------------------------------------------------ parameters
+    @property
+    def dtype(self) -> np.dtype:
+        """Dtype of the parameters and of the forward pass (float64 or float32)."""
+        return self.params.dtype
+
     @property
     def num_parameters(self) -> int:
         """Total number of parameters."""
@@ -170,7 +189,7 @@ class Network:
 
     def set_params(self, values: object) -> None:
         """Overwrite all parameters from a flat vector of length ``num_parameters``."""
-        values = check_array("params", values, ndim=1)
+        values = check_array("params", values, ndim=1, dtype=self.params.dtype)
         if values.size != self.params.size:
             raise ValueError(
                 f"params must have {self.params.size} entries (num_parameters); got {values.size}."
@@ -204,16 +223,38 @@ class Network:
         """Point every layer at ``flat`` (a vector laid out like ``params``)."""
         self._bind_layers(flat)
 
+    @contextmanager
+    def promoted(self) -> Iterator[np.ndarray]:
+        """Within the block, ``params`` is a float64 copy that the layers read.
+
+        Finite differences of a float32 network are computed this way: its parameters are
+        exact in float64, where differences of small steps keep their accuracy (in float32
+        they would carry errors of ``1e-3``-``1e-4``). The float32 vector is bound again on
+        exit, also after an error; writes to the copy are dropped. A float64 network is left
+        as it is.
+        """
+        original = self.params
+        if original.dtype == np.float64:
+            yield original
+            return
+        self.params = original.astype(np.float64)
+        self._bind_layers(self.params)
+        try:
+            yield self.params
+        finally:
+            self.params = original
+            self._bind_layers(original)
+
     # ------------------------------------------------------------------ forward
     def check_input(self, X: object, name: str = "X") -> np.ndarray:
-        """``X`` as a float64 array of samples of the network's input shape."""
+        """``X`` as an array of the network's dtype, of samples of its input shape."""
         if self._shapes is None:
-            X = check_array(name, X, ndim=(2, 3, 4, 5))
+            X = check_array(name, X, ndim=(2, 3, 4, 5), dtype=self.params.dtype)
             shapes = infer_shapes(self.layers, X.shape[1:])
             self._validate_input(X, name)
             self._shapes = shapes
             return X
-        X = check_array(name, X, ndim=len(self.input_shape) + 1)
+        X = check_array(name, X, ndim=len(self.input_shape) + 1, dtype=self.params.dtype)
         expected = self.input_shape
         if any(e is not None and e != s for e, s in zip(expected, X.shape[1:])):
             if len(expected) == 1:
@@ -284,6 +325,7 @@ class Network:
         config: dict[str, Any] = {
             "layers": [layer.config() for layer in self.layers],
             "seed": self.seed,
+            "dtype": self.params.dtype.name,
         }
         if self.built and self.input_shape != self.layers[0].input_shape():
             config["input_shape"] = list(self.input_shape)
@@ -291,7 +333,8 @@ class Network:
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
-        return f"{type(self).__name__}([{inner}], seed={self.seed})"
+        dtype = "" if self.params.dtype == np.float64 else f", dtype={self.params.dtype.name!r}"
+        return f"{type(self).__name__}([{inner}], seed={self.seed}{dtype})"
 
     def set_step(self, *key: int) -> None:
         """Key the layers' random draws to this step (e.g. ``(seed, epoch, batch)``)."""

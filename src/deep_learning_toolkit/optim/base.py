@@ -1,10 +1,11 @@
 """Optimizer base class, the registry of optimizers by name and :func:`get_optimizer`.
 
-An optimizer updates a flat float64 parameter vector in place from a gradient of the
-same shape. Its state (moment estimates, step count) is created lazily on the first
-:meth:`Optimizer.step`, and :meth:`Optimizer.state_dict` / :meth:`Optimizer.load_state_dict`
-save and restore everything needed to resume a run exactly, including a learning-rate
-schedule (:mod:`deep_learning_toolkit.optim.schedules`) and its position.
+An optimizer updates a flat float64 or float32 parameter vector in place from a gradient of
+the same shape, in the parameters' dtype. Its state (moment estimates of that dtype, step
+count) is created lazily on the first :meth:`Optimizer.step`, and
+:meth:`Optimizer.state_dict` / :meth:`Optimizer.load_state_dict` save and restore everything
+needed to resume a run exactly, including a learning-rate schedule
+(:mod:`deep_learning_toolkit.optim.schedules`) and its position.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {}
 """Optimizer classes by their lower-case ``name``, filled as subclasses are defined."""
 
 Hyperparameters = dict[str, float | bool | str]
+
+#: Dtypes of the parameter vectors the optimizers update.
+PARAMETER_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 LearningRate = float | LearningRateSchedule | Callable[[int], float]
 
 
@@ -158,25 +162,27 @@ class Optimizer:
 
         Parameters
         ----------
-        params : ndarray of float64
+        params : ndarray of float64 or float32
             Parameter vector, modified in place.
         grad : array-like
-            Gradient of the loss with respect to ``params``, same shape.
+            Gradient of the loss with respect to ``params``, same shape (cast to its dtype).
 
         Raises
         ------
         TypeError
-            If ``params`` is not a float64 NumPy array or ``grad`` is not numeric.
+            If ``params`` is not a float64 or float32 NumPy array or ``grad`` is not numeric.
         ValueError
             If ``grad``'s shape differs from ``params``' or from the state's shape.
         LearningRateError
             If the schedule's rate for this step is not finite and >= 0 (the message names
             the step; nothing is changed).
         """
-        if not isinstance(params, np.ndarray) or params.dtype != np.float64:
-            raise TypeError(f"params must be a float64 NumPy array; got {describe(params)}.")
+        if not isinstance(params, np.ndarray) or params.dtype not in PARAMETER_DTYPES:
+            raise TypeError(
+                f"params must be a float64 or float32 NumPy array; got {describe(params)}."
+            )
         try:
-            grad = np.asarray(grad, dtype=np.float64)
+            grad = np.asarray(grad, dtype=params.dtype)
         except (TypeError, ValueError):
             raise TypeError(f"grad must be an array of numbers; got {describe(grad)}.") from None
         if grad.shape != params.shape:
@@ -191,7 +197,11 @@ class Optimizer:
         rate = self.lr
         if self._shape is None:
             self._shape = params.shape
-            self._state = {key: np.zeros(params.shape) for key in self._state_names(self._hp)}
+            names = self._state_names(self._hp)
+            self._state = {key: np.zeros(params.shape, dtype=params.dtype) for key in names}
+        elif any(value.dtype != params.dtype for value in self._state.values()):
+            # e.g. a float64 state loaded for float32 parameters: the rule runs in theirs
+            self._state = {key: value.astype(params.dtype) for key, value in self._state.items()}
         self._step_count += 1
         self._update(params, grad, rate)
 
@@ -261,7 +271,7 @@ class Optimizer:
         hp = self._check(hp)
         step = check_int("state['step']", state["step"], minimum=0)
         shape = None if state["shape"] is None else tuple(int(n) for n in state["shape"])
-        arrays = {key: np.array(value, dtype=np.float64) for key, value in state["state"].items()}
+        arrays = {key: _state_array(value) for key, value in state["state"].items()}
         if shape is not None and step == 0:
             raise ValueError(f"state is inconsistent: step {step} with parameter shape {shape}.")
         needed = set(self._state_names(hp)) if shape is not None else set()
@@ -297,6 +307,13 @@ class Optimizer:
                 arguments[group] = tuple(self._hp[part] for part in self._grouped[group])
         args = ", ".join(f"{key}={value!r}" for key, value in arguments.items())
         return f"{type(self).__name__}({args})"
+
+
+def _state_array(value: Any) -> np.ndarray:
+    """A copy of a saved state array, in its own float dtype (float32 stays float32)."""
+    array = np.asarray(value)
+    dtype = array.dtype if array.dtype in PARAMETER_DTYPES else np.dtype(np.float64)
+    return np.array(array, dtype=dtype)
 
 
 def _check_lr(value: Any) -> tuple[float | None, LearningRateSchedule | None]:

@@ -9,6 +9,7 @@ zeroth-order method with plain SGD is applied in place without forming a gradien
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any
 
@@ -60,6 +61,12 @@ class OptimizerStep:
         self.on_non_finite = on_non_finite
         self.zeroth = isinstance(model.stencil, ZerothOrder)
         self.lean = self.zeroth and lean_update(model.optimizer)
+        #: The lean update is fused with the pass that restores the parameters, unless a
+        #: layer's state (running statistics) must first see the restored parameters.
+        self.fused = self.lean and not any(layer.has_state for layer in model.layers)
+        #: Evaluate the unperturbed outputs only for metrics (a zeroth-order step logs the
+        #: mean of its perturbed losses otherwise).
+        self.options = {"outputs": bool(model.metrics)} if self.zeroth else {}
         self.direction_base = (
             model.stencil.seed if self.zeroth and model.stencil.seed is not None else seed
         )
@@ -80,57 +87,93 @@ class OptimizerStep:
             )
             self.steps = self.schedule.steps(model, evaluate)
             pilot, model.step_pilot = self.schedule.spent, self.schedule.state
+        options = dict(self.options)
+        if self.fused:
+            options["update"] = lambda estimate: self._fused_rate(estimate, epoch, batch)
         try:
             result = model.compute_gradient(
-                self.X[rows], self.targets[rows], model.stencil, self.steps, seed, not self.lean
+                self.X[rows],
+                self.targets[rows],
+                model.stencil,
+                self.steps,
+                seed,
+                not self.lean,
+                **options,
             )
         except ScaleTooSmallError as error:  # the parameters ran away from the scale
             raise self._diverged(error, epoch, batch) from None
         if not self._finite(result, rows, epoch, batch):
             return None
-        model.update_state(self.X[rows])  # running statistics: once, before the update
-        if self.lean:
-            # MeZO-style: no gradient vector and no copy of the parameters.
-            lr = self._rate(epoch, batch)
-            grad_norm = sgd_update(model.params, result.estimate, lr) if lr > 0 else 0.0
-            if not np.all(np.isfinite(model.params)):
-                raise FloatingPointError(
-                    f"The update of epoch {epoch}, batch {batch} made parameters non-finite "
-                    "(the memory-lean SGD path keeps no copy to restore). Lower the learning "
-                    f"rate (lr={model.optimizer.lr:g})."
-                )
+        if self.fused:  # updated (and snapped to the next grid) in the restoring pass
+            grad_norm = 0.0 if result.grad_norm is None else result.grad_norm
         else:
-            previous = model.params.copy()
-            try:
-                with deferred_interrupts():  # parameters and moments change together
-                    model.optimizer.step(model.params, result.gradient)
-            except LearningRateError as error:
-                raise LearningRateError(
-                    f"epoch {epoch}, batch {batch}: {error}", error.step, error.value
-                ) from None
-            if not np.all(np.isfinite(model.params)):
-                model.params[...] = previous
-                raise FloatingPointError(
-                    f"The optimizer step of epoch {epoch}, batch {batch} made parameters "
-                    "non-finite; the model keeps its parameters from before that step. Lower "
-                    f"the learning rate (lr={model.optimizer.lr:g})."
-                )
-            grad_norm = float(np.linalg.norm(result.gradient))
-        if self.zeroth:
-            # The next step snaps the parameters to its perturbation grid: do it now, so that a
-            # step abandoned by a second Ctrl-C leaves the parameters bit for bit as they are.
-            try:
-                snap_to_grid(model.params, perturbation_grid(model.params, model.stencil))
-            except ScaleTooSmallError as error:
-                raise self._diverged(error, epoch, batch) from None
+            model.update_state(self.X[rows])  # running statistics: once, before the update
+            if self.lean:
+                grad_norm = self._lean_update(epoch, batch, result)
+            else:
+                grad_norm = self._optimizer_update(epoch, batch, result)
+            if self.zeroth:
+                self._snap(epoch, batch)
         model.last_gradient = result.gradient
         fd_step = model.stencil.scale if self.zeroth else float(np.mean(self.steps))
         evaluations = result.evaluations + pilot
         return BatchOutcome(result.loss, result.outputs, evaluations, grad_norm, fd_step)
 
+    def _fused_rate(self, estimate: Any, epoch: int, batch: int) -> float | None:
+        """The learning rate of a fused in-place update, or ``None`` for a non-finite batch
+        (the parameters are then only restored, and ``_finite`` decides)."""
+        finite = np.all(np.isfinite(estimate.slopes)) and (
+            estimate.value is None or np.isfinite(estimate.value)
+        )
+        return self._rate(epoch, batch) if finite else None
+
+    def _lean_update(self, epoch: int, batch: int, result: Any) -> float:
+        """MeZO-style SGD after the restoring pass: no gradient vector, no parameter copy."""
+        model = self.model
+        lr = self._rate(epoch, batch)
+        grad_norm = sgd_update(model.params, result.estimate, lr) if lr > 0 else 0.0
+        if not np.all(np.isfinite(model.params)):
+            raise FloatingPointError(
+                f"The update of epoch {epoch}, batch {batch} made parameters non-finite "
+                "(the memory-lean SGD path keeps no copy to restore). Lower the learning "
+                f"rate (lr={model.optimizer.lr:g})."
+            )
+        return grad_norm
+
+    def _optimizer_update(self, epoch: int, batch: int, result: Any) -> float:
+        """The compiled optimizer's step; parameters restored if it made them non-finite."""
+        model = self.model
+        previous = model.params.copy()
+        try:
+            with deferred_interrupts():  # parameters and moments change together
+                model.optimizer.step(model.params, result.gradient)
+        except LearningRateError as error:
+            raise LearningRateError(
+                f"epoch {epoch}, batch {batch}: {error}", error.step, error.value
+            ) from None
+        if not np.all(np.isfinite(model.params)):
+            model.params[...] = previous
+            raise FloatingPointError(
+                f"The optimizer step of epoch {epoch}, batch {batch} made parameters "
+                "non-finite; the model keeps its parameters from before that step. Lower "
+                f"the learning rate (lr={model.optimizer.lr:g})."
+            )
+        return float(np.linalg.norm(result.gradient))
+
+    def _snap(self, epoch: int, batch: int) -> None:
+        """Snap to the next step's grid now, so that a step abandoned by a second Ctrl-C
+        leaves the parameters bit for bit as they are (the fused path snaps in its pass)."""
+        model = self.model
+        try:
+            snap_to_grid(model.params, perturbation_grid(model.params, model.stencil))
+        except ScaleTooSmallError as error:
+            raise self._diverged(error, epoch, batch) from None
+
     def _diverged(self, error: Exception, epoch: int, batch: int) -> FloatingPointError:
         """The error of a zeroth-order run whose parameters outgrew the perturbation scale."""
-        largest = float(np.max(np.abs(self.model.params)))
+        largest = getattr(error, "largest", math.nan)
+        if not math.isfinite(largest):
+            largest = float(np.max(np.abs(self.model.params)))
         return FloatingPointError(
             f"Training diverged at epoch {epoch}, batch {batch}: the parameters grew to "
             f"{largest:.3g} ({error}). Lower the learning rate (lr={self.model.optimizer.lr:g})."
