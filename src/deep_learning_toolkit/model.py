@@ -172,7 +172,14 @@ class Sequential(Network):
             raise RuntimeError("The model is not compiled; call model.compile(...) first.")
         return self.loss
 
-    def _prepare(self, X: object, y: object, names: tuple[str, str] = ("X", "y")):
+    def _compiled_optimizer(self) -> Optimizer:
+        if self.optimizer is None:
+            raise RuntimeError("The model is not compiled; call model.compile(...) first.")
+        return self.optimizer
+
+    def _prepare(
+        self, X: object, y: object, names: tuple[str, str] = ("X", "y")
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Checked inputs and targets (as the loss wants them)."""
         return self.check_batch(self._require_compiled(), X, y, names)
 
@@ -188,7 +195,8 @@ class Sequential(Network):
         **options: Any,
     ) -> GradientResult:
         """:func:`~deep_learning_toolkit.gradients.model_gradient` with the compiled settings."""
-        settings = {"engine": self.gradient_engine, "memory_budget": self.memory_budget}
+        settings: dict[str, Any] = {"engine": self.gradient_engine}
+        settings.update(memory_budget=self.memory_budget)
         settings.update(batched=self._batched_gradient, seed=seed, full_gradient=full_gradient)
         return model_gradient(self, X, targets, self.loss, method, steps, **settings, **options)
 
@@ -219,6 +227,8 @@ class Sequential(Network):
         """Loss on ``(X, y)`` and its gradient (flat, like ``get_params``); ``method`` and
         ``step`` default to those given to :meth:`compile`."""
         result = self.gradient_details(X, y, method, step)
+        if result.gradient is None:  # only an in-place (update=...) call skips the gradient
+            raise RuntimeError("The gradient method returned no gradient vector.")
         return result.loss, result.gradient
 
     # ------------------------------------------------------------------ evaluation
@@ -226,7 +236,7 @@ class Sequential(Network):
         return metric_scores(self.loss, self.metrics, outputs, targets, prefix)
 
     def _scores(self, outputs: np.ndarray, targets: np.ndarray, prefix: str = "") -> dict:
-        scores = {prefix + "loss": float(self.loss.batched(outputs, targets))}
+        scores = {prefix + "loss": float(self._require_compiled().batched(outputs, targets))}
         scores.update(self._metrics(outputs, targets, prefix))
         return scores
 
@@ -268,7 +278,7 @@ class Sequential(Network):
         Returns this call's History (``model.history`` grows across resumed runs). After a
         Ctrl-C the current batch finishes, callbacks end and ``KeyboardInterrupt`` is raised.
         """
-        loss = self._require_compiled()
+        loss, optimizer = self._require_compiled(), self._compiled_optimizer()
         X, targets = self._prepare(X, y)
         if validation_split:
             X, targets, validation_data = split_validation(
@@ -276,14 +286,7 @@ class Sequential(Network):
             )
         seed = self.seed if seed is None else seed
         args = check_fit_arguments(
-            len(X),
-            epochs,
-            batch_size,
-            validation_data,
-            shuffle,
-            verbose,
-            initial_epoch,
-            seed,
+            len(X), epochs, batch_size, validation_data, shuffle, verbose, initial_epoch, seed,
             on_non_finite,
         )
         validation = None
@@ -294,18 +297,14 @@ class Sequential(Network):
             targets=targets,
             args=args,
             scores=self._metrics,
-            lr=lambda: self.optimizer.lr,
+            lr=lambda: self._compiled_optimizer().lr,
             validate=None
             if validation is None
             else lambda: self._scores(self.forward(validation[0]), validation[1], "val_"),
         )
         params = run_params(
-            self.method_name,
-            loss.name,
-            args,
-            len(X),
-            self.num_parameters,
-            self.optimizer.hyperparameters(),
+            self.method_name, loss.name, args, len(X), self.num_parameters,
+            optimizer.hyperparameters(),
         )
         return train(self, loop, self.method_name, params, callbacks)
 

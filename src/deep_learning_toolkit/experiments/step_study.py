@@ -186,11 +186,13 @@ def autograd_gradient(model: Sequential, X: object, y: object) -> tuple[float, n
     others = [type(layer).__name__ for layer in model.layers if not isinstance(layer, Dense)]
     if others:
         raise TypeError(f"autograd_gradient handles Dense layers only; got {others}.")
+    dense = [layer for layer in model.layers if isinstance(layer, Dense)]  # all of them
     X, targets = model._prepare(X, y)
+    loss = model._require_compiled()
     theta = torch.tensor(model.get_params(), dtype=torch.float64, requires_grad=True)
     a = torch.tensor(X, dtype=torch.float64)
     start = 0
-    for layer in model.layers:
+    for layer in dense:
         n_weights = layer.in_features * layer.out_features
         W = theta[start : start + n_weights].reshape(layer.in_features, layer.out_features)
         b = theta[start + n_weights : start + layer.num_parameters]
@@ -204,9 +206,9 @@ def autograd_gradient(model: Sequential, X: object, y: object) -> tuple[float, n
         "mse": lambda: functional.mse_loss(a, target),
         "mae": lambda: functional.l1_loss(a, target),
     }
-    if model.loss.name not in losses:
-        raise ValueError(f"no torch twin for loss {model.loss.name!r}; use truth='complex_step'.")
-    value = losses[model.loss.name]()
+    if loss.name not in losses:
+        raise ValueError(f"no torch twin for loss {loss.name!r}; use truth='complex_step'.")
+    value = losses[loss.name]()
     value.backward()
     return float(value.detach()), theta.grad.numpy().copy()
 
@@ -217,19 +219,20 @@ def twin_gradient(model: Sequential, X: object, y: object) -> np.ndarray:
     twin, e.g. a CNN), in training mode like ``loss_and_gradient``, laid out like
     ``model.get_params()``. Cross-entropy and mean squared error only."""
     torch = require("torch", "torch autograd as the truth")
-    from ..baselines.torch_twin import build_network
+    from ..baselines.torch_twin import build_network, twin_parameters
 
     X, targets = model._prepare(X, y)
+    loss = model._require_compiled()
     network = build_network(model).train()
     outputs = network(torch.tensor(X, dtype=torch.float64))
     functional = torch.nn.functional
     losses = {"cross_entropy": functional.cross_entropy, "mse": functional.mse_loss}
-    if model.loss.name not in losses:
-        raise ValueError(f"no torch twin for loss {model.loss.name!r}; use truth='complex_step'.")
-    losses[model.loss.name](outputs, torch.tensor(targets)).backward()
+    if loss.name not in losses:
+        raise ValueError(f"no torch twin for loss {loss.name!r}; use truth='complex_step'.")
+    losses[loss.name](outputs, torch.tensor(targets)).backward()
     parts = [
         np.asarray(p.from_torch(p.tensor.grad.detach().numpy())).ravel()
-        for p in network.dltk_parameters
+        for p in twin_parameters(network)
     ]
     return np.concatenate(parts)
 

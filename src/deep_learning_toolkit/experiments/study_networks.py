@@ -107,6 +107,9 @@ def study_network(
 
     spec = NETWORKS[check_choice("network", name, NETWORKS)]
     data = load_dataset(spec.dataset)
+    n_classes = data.n_classes
+    if n_classes is None:  # every study network is a classifier
+        raise ValueError(f"network {name!r} needs a classification dataset; got {spec.dataset!r}.")
     X = StandardScaler().fit_transform(data.X)
     batch_size = check_int(
         "batch_size",
@@ -116,10 +119,10 @@ def study_network(
     )
     epochs = check_int("epochs", spec.epochs if epochs is None else epochs, minimum=0)
     if spec.build is None:
-        model = build_model(X.shape[1], spec.hidden, data.n_classes, "tanh", seed)
+        model = build_model(X.shape[1], spec.hidden, n_classes, "tanh", seed)
     else:
-        model = spec.build(data.n_classes, seed)
-    architecture = spec.architecture(X.shape[1], data.n_classes)
+        model = spec.build(n_classes, seed)
+    architecture = spec.architecture(X.shape[1], n_classes)
     if spec.image_shape is not None:
         X = X.reshape(-1, *spec.image_shape)
     model.compile(loss="cross_entropy", optimizer="adam", method="central", step="classic")

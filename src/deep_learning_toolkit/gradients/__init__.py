@@ -44,7 +44,7 @@ Method = Stencil | ComplexStep | ZerothOrder
 def resolve_method(method: object) -> Method:
     """Any method description as an object: a name (``"central"``, ``"complex_step"``,
     ``"spsa:n_directions=4"``), a :class:`Stencil`, a ``ComplexStep`` or a ``ZerothOrder``."""
-    if is_zeroth_order(method):
+    if isinstance(method, (str, ZerothOrder)) and is_zeroth_order(method):
         return get_zeroth_order(method)
     return get_method(method)
 
@@ -167,8 +167,13 @@ def _differences(
         return complex_step_gradient(network, X, targets, loss, steps, memory_budget, training)
     if engine == "reference":
         return reference_gradient(network, X, targets, loss, method, steps, training)
-    evaluate = batched_gradient if batched is None else batched
-    return evaluate(
+    if batched is not None:  # e.g. the Ray backend, which checks steps itself
+        return batched(
+            network, X, targets, loss, method, steps, memory_budget=memory_budget, training=training
+        )
+    if steps is None:  # the batched engine has no default step of its own
+        raise TypeError("the batched gradient engine needs steps (an array); got None.")
+    return batched_gradient(
         network, X, targets, loss, method, steps, memory_budget=memory_budget, training=training
     )
 

@@ -21,7 +21,7 @@ def reference_gradient(
     targets: np.ndarray,
     loss: Any,
     stencil: Any,
-    steps: np.ndarray,
+    steps: np.ndarray | None,
     training: bool = True,
 ) -> GradientResult:
     """Loss and gradient by :func:`~deep_learning_toolkit.numdiff.gradient` on the flat vector.

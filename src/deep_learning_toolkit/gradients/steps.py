@@ -57,14 +57,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 
 from .._validation import describe
 from ..nn.network import Network
-from ..numdiff.stencils import Stencil
+from ..numdiff.stencils import ComplexStep, Stencil
 from ..numdiff.steps import STEP_RULES, default_steps, nearest_power_of_two, resolve_steps
 from .result import GradientResult
+
+if TYPE_CHECKING:
+    from ..numdiff.rules import Rule
 
 #: The strings a model's ``step`` accepts: ``"classic"`` is the rule before the pilot.
 MODEL_STEP_RULES = ("classic",)
@@ -80,6 +84,8 @@ PILOT_INTERVAL = 100
 
 #: ``gradient(steps) -> GradientResult``: the gradient of the current batch at given steps.
 GradientAt = Callable[[np.ndarray], GradientResult]
+#: The finite-difference methods that take steps (zeroth-order methods take none).
+StepMethod: TypeAlias = "Stencil | ComplexStep | Rule"
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,8 @@ def pilot_steps(network: Network, stencil: Stencil, gradient: GradientAt) -> Pil
     large = nearest_power_of_two(stencil.default_step * PILOT_LARGE * scale)
     results = [gradient(small), gradient(large), gradient(2.0 * large)]
     g_small, g_large, g_double = (result.gradient for result in results)
+    if g_small is None or g_large is None or g_double is None:
+        raise RuntimeError("the pilot's gradient evaluator returned no gradient vector.")
     gain = 2.0**order - 1.0
     groups = parameter_groups(network)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -172,7 +180,7 @@ def pilot_steps(network: Network, stencil: Stencil, gradient: GradientAt) -> Pil
     return PilotSteps(best / scale, noise, truncation, evaluations)
 
 
-def check_model_step(params: np.ndarray, stencil: object, step: object) -> None:
+def check_model_step(params: np.ndarray, stencil: StepMethod, step: object) -> None:
     """Raise ``ValueError``/``TypeError`` unless ``step`` is a valid model step.
 
     ``None`` (the pilot for stencils, the classic default otherwise), ``"classic"``, a
@@ -206,11 +214,11 @@ def uses_pilot(stencil: object, step: object) -> bool:
 
 
 def model_steps(
-    network: Network, stencil: object, step: object, gradient: GradientAt
+    network: Network, stencil: StepMethod, step: object, gradient: GradientAt
 ) -> np.ndarray:
     """The steps of one gradient: a fresh pilot for ``step=None`` with a stencil, the classic
     default for ``"classic"`` (or the complex step), else ``step`` itself (checked)."""
-    if uses_pilot(stencil, step):
+    if step is None and isinstance(stencil, Stencil):  # uses_pilot(stencil, step)
         return pilot_steps(network, stencil, gradient).steps(network.params)
     return resolve_steps(network.params, stencil, _classic_as_none(step))
 
@@ -265,7 +273,7 @@ class StepSchedule:
     def __init__(
         self,
         network: Network,
-        stencil: object,
+        stencil: StepMethod,
         step: object,
         state: PilotState | None = None,
         interval: int | None = None,
@@ -293,12 +301,13 @@ class StepSchedule:
         self.spent = 0
         if self.fixed is not None:
             return self.fixed
-        if not self.pilot:
-            return default_steps(network.params, self.stencil)
-        if self.due(network):
-            found = pilot_steps(network, self.stencil, gradient)
-            self.state = PilotState(self.stencil.name, found.relative, 0)
-            self.refreshes, self.spent = self.refreshes + 1, found.evaluations
+        stencil = self.stencil
+        if not self.pilot or not isinstance(stencil, Stencil):  # a pilot needs a Stencil
+            return default_steps(network.params, stencil)
         state = self.state
+        if state is None or self.due(network):
+            found = pilot_steps(network, stencil, gradient)
+            state = self.state = PilotState(stencil.name, found.relative, 0)
+            self.refreshes, self.spent = self.refreshes + 1, found.evaluations
         self.state = PilotState(state.method, state.relative, state.age + 1)
         return nearest_power_of_two(state.relative * np.maximum(1.0, np.abs(network.params)))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -112,7 +113,8 @@ class Layer:
 
     def __init__(self) -> None:
         self._parameters: dict[str, Parameter] = {}
-        self._owner: object | None = None
+        #: A weak reference to the network that owns the layer (None until it joins one).
+        self._owner: weakref.ref[Any] | None = None
         #: Key of the current step, ``(seed, epoch, batch, layer index)`` during ``fit``: a
         #: layer that draws random numbers (dropout) seeds them from it, so that every
         #: perturbed evaluation of one step sees the same draws and a resumed run replays them.

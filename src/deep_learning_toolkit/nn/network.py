@@ -254,8 +254,8 @@ class Network:
             self._validate_input(X, name)
             self._shapes = shapes
             return X
-        X = check_array(name, X, ndim=len(self.input_shape) + 1, dtype=self.params.dtype)
-        expected = self.input_shape
+        expected = self._shapes[0]
+        X = check_array(name, X, ndim=len(expected) + 1, dtype=self.params.dtype)
         if any(e is not None and e != s for e, s in zip(expected, X.shape[1:])):
             if len(expected) == 1:
                 raise ValueError(
@@ -327,8 +327,9 @@ class Network:
             "seed": self.seed,
             "dtype": self.params.dtype.name,
         }
-        if self.built and self.input_shape != self.layers[0].input_shape():
-            config["input_shape"] = list(self.input_shape)
+        shape = self.input_shape  # None until built
+        if shape is not None and shape != self.layers[0].input_shape():
+            config["input_shape"] = list(shape)
         return config
 
     def __repr__(self) -> str:
@@ -357,7 +358,7 @@ class Network:
         """A table of the layers, their output shapes and parameter counts."""
         lines = [f"{'#':<4}{'layer':<40}{'output shape':<18}{'parameters':>10}"]
         for number, layer in enumerate(self.layers):
-            shape = str(self._shapes[number + 1]) if self.built else "?"
+            shape = "?" if self._shapes is None else str(self._shapes[number + 1])
             lines.append(f"{number:<4}{repr(layer)[:39]:<40}{shape:<18}{layer.num_parameters:>10}")
         lines.append(f"{'total':<62}{self.num_parameters:>10}")
         return "\n".join(lines)

@@ -229,7 +229,7 @@ class Passes:
         inverse, quantum = kind(1.0 / self.quantum), kind(self.quantum)
         width = min(BLOCK, hi - lo)
         z, total = np.empty(width, dtype=kind), np.empty(width, dtype=kind)
-        other = np.empty(width, dtype=kind) if len(order) > 1 else None
+        other = np.empty(width if len(order) > 1 else 0, dtype=kind)  # for directions 1..
         squares = 0.0
         for start in range(lo, hi, BLOCK):
             part = self.flat[start : min(start + BLOCK, hi)]

@@ -69,6 +69,7 @@ import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -217,8 +218,9 @@ def get_zeroth_order(method: str | ZerothOrder, **options: object) -> ZerothOrde
     TypeError
         If ``method`` is neither a string nor a spec, or an option has the wrong type.
     """
+    parsed: dict[str, object] = {}
     if isinstance(method, ZerothOrder):
-        spec, parsed = method, {}
+        spec = method
     elif isinstance(method, str):
         name, _, rest = method.partition(":")
         name = name.strip()
@@ -227,7 +229,7 @@ def get_zeroth_order(method: str | ZerothOrder, **options: object) -> ZerothOrde
                 f"Unknown zeroth-order method {method!r}; valid names are "
                 f"{list(ZEROTH_ORDER_METHODS)} (optionally followed by ':key=value,...')."
             )
-        spec, parsed = ZEROTH_ORDER_METHODS[name], {}
+        spec = ZEROTH_ORDER_METHODS[name]
         for item in filter(None, (part.strip() for part in rest.split(","))):
             key, equals, value = item.partition("=")
             key = key.strip()
@@ -247,7 +249,7 @@ def get_zeroth_order(method: str | ZerothOrder, **options: object) -> ZerothOrde
         raise ValueError(
             f"Unknown zeroth-order option(s) {unknown}; valid ones are {list(_OPTIONS)}."
         )
-    changes = {**parsed, **options}
+    changes: dict[str, Any] = {**parsed, **options}
     return dataclasses.replace(spec, **changes) if changes else spec
 
 
@@ -503,11 +505,11 @@ def run_passes(
         ``|ghat|`` when the update was applied, else ``None``.
     """
     flat = _flat(theta)
-    largest = None
+    largest = 0.0  # read only below, where it was computed (a snap here or an update)
     if quantum is None or update is not None:
         largest = largest_magnitude(flat)
     snap_first = quantum is None
-    if snap_first:
+    if quantum is None:
         quantum = grid_quantum(largest, _reach(spec), spec.scale, flat.dtype)
     passes = Passes(
         flat, spec.distribution, spec.scale, seed, spec.n_directions, quantum, snap_first

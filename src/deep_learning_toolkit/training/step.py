@@ -66,15 +66,15 @@ class OptimizerStep:
         self.fused = self.lean and not any(layer.has_state for layer in model.layers)
         #: Evaluate the unperturbed outputs only for metrics (a zeroth-order step logs the
         #: mean of its perturbed losses otherwise).
-        self.options = {"outputs": bool(model.metrics)} if self.zeroth else {}
+        self.options: dict[str, Any] = {"outputs": bool(model.metrics)} if self.zeroth else {}
         self.direction_base = (
             model.stencil.seed if self.zeroth and model.stencil.seed is not None else seed
         )
-        self.schedule = None
+        self.schedule: StepSchedule | None = None
         if not self.zeroth:
             pilot = getattr(model, "step_pilot", None)
             self.schedule = StepSchedule(model, model.stencil, model.step, pilot)
-        self.steps = None
+        self.steps: np.ndarray | None = None
 
     def __call__(self, rows: np.ndarray, epoch: int, batch: int) -> BatchOutcome | None:
         model = self.model
@@ -115,7 +115,8 @@ class OptimizerStep:
             if self.zeroth:
                 self._snap(epoch, batch)
         model.last_gradient = result.gradient
-        fd_step = model.stencil.scale if self.zeroth else float(np.mean(self.steps))
+        # self.steps is None exactly for zeroth-order methods (no schedule)
+        fd_step = model.stencil.scale if self.steps is None else float(np.mean(self.steps))
         evaluations = result.evaluations + pilot
         return BatchOutcome(result.loss, result.outputs, evaluations, grad_norm, fd_step)
 
