@@ -106,7 +106,8 @@ def tune(repeats: int) -> None:
             for workers in (1, 2):
                 elapsed = best_time(
                     lambda: engine.batched_gradient(
-                        model, X,
+                        model,
+                        X,
                         targets,
                         model.loss,
                         stencil,
@@ -139,7 +140,9 @@ def main() -> None:
     torch_rows = []
     for label, dataset, hidden, batch in NETWORKS:
         model, X, y = build(dataset, hidden, batch)
-        model.compile(loss="cross_entropy", optimizer="sgd")
+        # step="classic": one gradient at fixed steps, what training does between the pilot
+        # refreshes of the default steps (benchmarks/pilot.py times a pilot)
+        model.compile(loss="cross_entropy", optimizer="sgd", step="classic")
         for method in methods:
             fast = best_time(lambda: model.loss_and_gradient(X, y, method=method), repeats)
             model.gradient_engine = "reference"
@@ -168,7 +171,7 @@ def main() -> None:
     sizes, times = [], []
     for width in (8, 16, 32, 64, 128, 256):
         model, X, y = build("digits", (width,), 256)
-        model.compile(loss="cross_entropy", optimizer="sgd")
+        model.compile(loss="cross_entropy", optimizer="sgd", step="classic")
         elapsed = best_time(lambda: model.loss_and_gradient(X, y, method="central"), repeats)
         sizes.append(model.num_parameters)
         times.append(elapsed)

@@ -142,6 +142,7 @@ def test_history_has_our_keys_and_meanings() -> None:
 def test_twin_replays_our_batches_and_optimizer() -> None:
     """Three-point steps: after 30 SGD+momentum epochs the parameters agree closely."""
     X, y = toy_data(n=50)
+
     def kwargs():  # one optimizer per model: a shared one would mix their states
         return {"optimizer": dlt.optim.SGD(lr=0.1, momentum=0.9), "method": "three_point_midpoint"}
 

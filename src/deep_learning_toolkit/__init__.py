@@ -47,9 +47,6 @@ except _metadata.PackageNotFoundError:  # run from a source tree that is not ins
     __version__ = "0+unknown"
 
 
-
-
-
 def __getattr__(name: str) -> _Any:
     """Lazy names: ``dlt.torch`` (imports PyTorch on first use, so that the toolkit itself
     never does) and ``dlt.sweep`` (the experiments' sweep: the library never imports them)."""

@@ -286,7 +286,14 @@ class Sequential(Network):
             )
         seed = self.seed if seed is None else seed
         args = check_fit_arguments(
-            len(X), epochs, batch_size, validation_data, shuffle, verbose, initial_epoch, seed,
+            len(X),
+            epochs,
+            batch_size,
+            validation_data,
+            shuffle,
+            verbose,
+            initial_epoch,
+            seed,
             on_non_finite,
         )
         validation = None
@@ -303,7 +310,11 @@ class Sequential(Network):
             else lambda: self._scores(self.forward(validation[0]), validation[1], "val_"),
         )
         params = run_params(
-            self.method_name, loss.name, args, len(X), self.num_parameters,
+            self.method_name,
+            loss.name,
+            args,
+            len(X),
+            self.num_parameters,
             optimizer.hyperparameters(),
         )
         return train(self, loop, self.method_name, params, callbacks)
