@@ -285,17 +285,8 @@ class Sequential(Network):
                 X, targets, validation_split, validation_data
             )
         seed = self.seed if seed is None else seed
-        args = check_fit_arguments(
-            len(X),
-            epochs,
-            batch_size,
-            validation_data,
-            shuffle,
-            verbose,
-            initial_epoch,
-            seed,
-            on_non_finite,
-        )
+        fit_args = (epochs, batch_size, validation_data, shuffle, verbose, initial_epoch)
+        args = check_fit_arguments(len(X), *fit_args, seed, on_non_finite)
         validation = None
         if validation_data is not None:
             validation = self._prepare(*validation_data, names=("X_val", "y_val"))
@@ -309,14 +300,8 @@ class Sequential(Network):
             if validation is None
             else lambda: self._scores(self.forward(validation[0]), validation[1], "val_"),
         )
-        params = run_params(
-            self.method_name,
-            loss.name,
-            args,
-            len(X),
-            self.num_parameters,
-            optimizer.hyperparameters(),
-        )
+        sizes = (len(X), self.num_parameters)
+        params = run_params(self.method_name, loss.name, args, *sizes, optimizer.hyperparameters())
         return train(self, loop, self.method_name, params, callbacks)
 
     # ------------------------------------------------------------------ saving
