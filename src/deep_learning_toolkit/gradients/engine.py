@@ -156,8 +156,16 @@ class ForwardCache:
         self.scratch = _Scratch()
 
     def widths(self) -> list[int]:
-        """Per-sample size of every layer's output."""
-        return [int(a[0].size) for a in self.acts[1:]]
+        """Per layer, the widest per-sample array a perturbation of it materialises: the
+        outputs of the layers after it, and its own unless its hook changes less (a
+        ``Dense`` with an elementwise activation changes one column)."""
+        sizes = [int(a[0].size) for a in self.acts[1:]]
+        widest = []
+        for l, layer in enumerate(self.layers):
+            own = getattr(layer, "perturbed_width", None)
+            first = own() if callable(own) and self.caches[l] is not None else sizes[l]
+            widest.append(max([first, *sizes[l + 1 :]]))
+        return widest
 
     def output_change(self, l: int, index: np.ndarray, deltas: np.ndarray) -> Change:
         """Change of the network's outputs when parameter ``index[m]`` of layer ``l`` moves by
@@ -231,15 +239,16 @@ def plan_chunks(
     """Split every layer's parameters into chunks of about :data:`CHUNK_BYTES` of work arrays.
 
     A chunk of ``c`` parameters of layer ``l`` holds about four arrays of shape
-    ``(n_offsets * c, n_samples, width)``, ``width`` being the largest per-sample output of
-    the layers from ``l`` on; ``workers`` chunks at a time must fit ``memory_budget``.
+    ``(n_offsets * c, n_samples, widths[l])``, ``widths[l]`` being the widest per-sample array
+    a perturbation of layer ``l`` materialises (:meth:`ForwardCache.widths`); ``workers``
+    chunks at a time must fit ``memory_budget``.
     """
     target = min(CHUNK_BYTES, memory_budget // max(1, workers))
     chunks = []
     offset = 0
     for l, size in enumerate(layer_sizes):
         if chunk_size is None:
-            widest = max([1] + widths[l:])
+            widest = max(1, widths[l])
             per_parameter = n_offsets * n_samples * widest * itemsize * 4
             block = max(1, int(target // per_parameter))
         else:

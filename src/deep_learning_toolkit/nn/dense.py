@@ -118,6 +118,10 @@ class Dense(Layer):
         )
 
     # ------------------------------------------------------------------ engine hook
+    def perturbed_width(self) -> int:
+        """Per-sample entries of the output a perturbation of one parameter changes."""
+        return 1 if self.activation.elementwise else self.out_features
+
     def perturbation_cache(self, x: np.ndarray, out: np.ndarray) -> DenseCache:
         pre = self.pre_activation(x)
         inputs_T = np.vstack([x.T, np.ones((1, x.shape[0]), dtype=x.dtype)])
