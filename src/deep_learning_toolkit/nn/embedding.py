@@ -30,6 +30,8 @@ class Embedding(Layer):
     embedding_dim : int
         Length of each vector.
 
+    Notes
+    -----
     The parameter ``W (num_embeddings, embedding_dim)`` starts from a standard normal
     distribution, as in PyTorch.
 

@@ -46,6 +46,8 @@ class BatchNorm(Layer):
     eps : float, default 1e-5
         Added to the variance.
 
+    Notes
+    -----
     Parameters in flat order: ``gamma (C,)`` (ones), ``beta (C,)`` (zeros). State (saved, not
     trained): ``running_mean`` (zeros) and ``running_var`` (ones).
     """
@@ -164,6 +166,8 @@ class LayerNorm(Layer):
     eps : float, default 1e-5
         Added to the variance.
 
+    Notes
+    -----
     Parameters in flat order: ``gamma`` (ones), then ``beta`` (zeros), each of shape
     ``normalized_shape``.
     """
