@@ -368,7 +368,6 @@ def test_set_learning_rate_and_advance() -> None:
         (lambda: ExponentialDecay(-0.1, 10, 0.9), ValueError, "initial_learning_rate must be >= 0"),
         (lambda: ExponentialDecay(0.1, 10, 0.9, staircase="yes"), TypeError, "staircase"),
         (lambda: CosineDecay(0.1, 100, alpha=1.5), ValueError, "alpha must be <= 1.0"),
-        (lambda: CosineDecay(0.1, 100, warmup_steps=10), ValueError, "needs warmup_target"),
         (lambda: CosineDecay(0.1, float("nan")), ValueError, "decay_steps must be finite"),
         (lambda: CosineDecay(0.1, 100, warmup_target=-1.0), ValueError, "warmup_target"),
         (lambda: StepDecay(0.1, 0), ValueError, "step_size must be >= 1"),
@@ -395,3 +394,15 @@ def test_serialize_round_trip_for_every_built_in() -> None:
         spec = json.loads(json.dumps(serialize(schedule)))
         rebuilt = deserialize(spec)
         assert rebuilt == schedule and rates(rebuilt).tolist() == rates(schedule).tolist()
+
+
+def test_cosine_warm_up_without_a_target_rises_from_zero_to_the_initial_rate():
+    """The contract's CosineDecay(lr, decay_steps, warmup_steps=...): linear from 0, then
+    the cosine decay from the initial rate (Keras would skip such a warm-up silently)."""
+    schedule = dlt.optim.CosineDecay(0.1, 100, alpha=0.0, warmup_steps=10)
+    assert schedule(0) == 0.0 and schedule(5) == pytest.approx(0.05)
+    assert schedule(10) == pytest.approx(0.1)
+    assert schedule(60) == pytest.approx(0.05)  # half-way through the decay
+    assert schedule(110) == pytest.approx(0.0, abs=1e-15)
+    clone = dlt.optim.CosineDecay.from_config(schedule.get_config())
+    assert [clone(t) for t in range(0, 120, 7)] == [schedule(t) for t in range(0, 120, 7)]

@@ -212,7 +212,9 @@ class CosineDecay(LearningRateSchedule):
 
     With ``warmup_target``, the rate first rises linearly from ``initial_learning_rate`` to
     ``warmup_target`` over ``warmup_steps`` steps, then decays from ``warmup_target`` as above
-    (``t`` counted from the end of the warm-up).
+    (``t`` counted from the end of the warm-up). With ``warmup_steps`` but no
+    ``warmup_target``, the rate rises linearly from 0 to ``initial_learning_rate``, then
+    decays from it (the usual warm-up; Keras would skip the warm-up silently).
 
     Parameters
     ----------
@@ -225,8 +227,7 @@ class CosineDecay(LearningRateSchedule):
     warmup_target : float, optional
         Rate reached at the end of the warm-up, finite and >= 0.
     warmup_steps : int, default 0
-        Length of the warm-up. Keras ignores it without ``warmup_target``; here that
-        combination is refused, since it would silently skip the warm-up.
+        Length of the warm-up (see above for the case without ``warmup_target``).
 
     Notes
     -----
@@ -249,11 +250,6 @@ class CosineDecay(LearningRateSchedule):
             None if warmup_target is None else _rate("warmup_target", warmup_target)
         )
         self.warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
-        if self.warmup_steps and self.warmup_target is None:
-            raise ValueError(
-                f"warmup_steps={self.warmup_steps} needs warmup_target, the rate the warm-up "
-                "rises to from initial_learning_rate; got warmup_target=None."
-            )
 
     def _decay(self, step: float, start: float) -> float:
         cosine = 0.5 * (1.0 + math.cos(math.pi * (step / self.decay_steps)))
@@ -261,13 +257,16 @@ class CosineDecay(LearningRateSchedule):
 
     def __call__(self, step: int) -> float:
         if self.warmup_target is None:
-            return self._decay(min(float(step), self.decay_steps), self.initial_learning_rate)
+            if not self.warmup_steps:
+                decayed = min(float(step), self.decay_steps)
+                return self._decay(decayed, self.initial_learning_rate)
+            start, target = 0.0, self.initial_learning_rate  # warm up from 0, then decay
+        else:  # Keras: from the initial rate to the target
+            start, target = self.initial_learning_rate, self.warmup_target
         t = min(float(step), self.decay_steps + self.warmup_steps)
         if t < self.warmup_steps:
-            fraction = t / self.warmup_steps
-            delta = self.warmup_target - self.initial_learning_rate
-            return delta * fraction + self.initial_learning_rate
-        return self._decay(t - self.warmup_steps, self.warmup_target)
+            return (target - start) * (t / self.warmup_steps) + start
+        return self._decay(t - self.warmup_steps, target)
 
     def get_config(self) -> dict[str, Any]:
         return {
